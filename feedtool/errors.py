@@ -1,0 +1,29 @@
+"""One exception hierarchy; str() of each is a one-line message fit for the user."""
+
+
+class FeedtoolError(Exception):
+    """Base of feedtool's own errors."""
+
+
+class ConfigError(FeedtoolError):
+    """The config file is missing or wrong (exit 2)."""
+
+
+class UsageError(FeedtoolError):
+    """The command line is wrong (exit 2)."""
+
+
+class SourceError(FeedtoolError):
+    """One source failed this run; the others go on (exit 1)."""
+
+
+class FetchError(SourceError):
+    """The page or feed could not be fetched."""
+
+
+class ExtractError(SourceError):
+    """The page or feed was fetched but yielded nothing usable."""
+
+
+class StateError(FeedtoolError):
+    """The state database cannot be read or written (exit 1)."""

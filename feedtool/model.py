@@ -1,0 +1,202 @@
+"""The values passed between pipeline stages.
+
+All datetimes are timezone-aware UTC; a naive datetime anywhere is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+SourceType = Literal["html", "feed", "auto"]
+Identity = str  # "link" | "title" | "title+date" | a CSS selector ("sel" or "sel@attr")
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Selectors:
+    """CSS selectors of an HTML source; each field is "selector" or "selector@attribute"."""
+
+    item: str
+    title: str | None = None
+    link: str | None = None
+    date: str | None = None
+    summary: str | None = None
+    content: str | None = None
+    date_format: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paginate:
+    next: str | None = None  # "selector@href"; None: detect rel=next / ?PAGEN_1=N links
+    max_pages: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    id: str
+    url: str
+    title: str | None = None
+    type: SourceType = "auto"
+    interval: int = 1800  # seconds
+    select: Selectors | None = None
+    identity: Identity = "link"
+    paginate: Paginate = field(default_factory=Paginate)
+    fulltext: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    notify_initial: bool = False
+    notify_updates: bool = False
+    fail_threshold: int = 3  # failed runs in a row before the source counts as broken
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyTarget:
+    url: str
+    sources: tuple[str, ...] = ()  # empty: all sources
+    digest: bool = False
+    max_per_run: int = 20
+    title_template: str = "{source}: {title}"
+    body_template: str = "{title}\n{published}\n{link}\n\n{summary}"
+
+    def wants(self, source_id: str) -> bool:
+        return not self.sources or source_id in self.sources
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    state_dir: Path
+    output_dir: Path
+    base_url: str = "http://localhost:8080/"
+    max_items: int = 50
+    timeout: float = 20.0
+    max_bytes: int = 10 * 1024 * 1024
+    retries: int = 2
+    remind_every: int = 86400  # seconds between "still broken" reminders
+    notify_max_age: int = 7 * 86400  # seconds a failing notification is retried before dropped
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    path: Path
+    settings: Settings
+    sources: tuple[Source, ...]
+    notify: tuple[NotifyTarget, ...] = ()
+
+    def source(self, source_id: str) -> Source:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(source_id)
+
+
+# --- fetching ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Validators:
+    """HTTP cache validators echoed back on the next request (conditional GET)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fetched:
+    url: str  # final URL, after redirects
+    status: int
+    body: bytes
+    content_type: str  # media type only, lower case ("text/html")
+    charset: str | None  # from the Content-Type header, if any
+    validators: Validators
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    """The server answered 304: nothing to parse."""
+
+    url: str
+
+
+# --- extraction and normalization ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawItem:
+    """An item as found in a page or feed: strings as they stand, nothing cleaned yet."""
+
+    title: str | None = None
+    link: str | None = None  # may be relative
+    date: str | None = None  # date text as found on the page
+    published: datetime | None = None  # already parsed (feeds), UTC
+    updated: datetime | None = None  # already parsed (feeds), UTC
+    summary: str | None = None  # HTML fragment
+    content: str | None = None  # HTML fragment
+    guid: str | None = None  # identity given by the source (feed id/guid, identity selector)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Extracted:
+    """What one page or feed document yielded."""
+
+    items: tuple[RawItem, ...]
+    title: str | None = None  # the page's or feed's own title
+    skipped: int = 0  # items dropped for lack of a title or link
+    next_url: str | None = None  # the next page of a paginated listing
+    warning: str | None = None  # e.g. a malformed (bozo) feed that still yielded items
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Item:
+    """A normalized item, ready to store and publish."""
+
+    key: str  # identity within its source
+    title: str  # plain text
+    link: str | None  # absolute, canonical
+    published: datetime
+    date_inferred: bool  # True when the source gave no date and first-seen time is used
+    summary: str | None = None  # sanitized HTML
+    content: str | None = None  # sanitized HTML
+    content_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredItem:
+    """An item as kept in state, with the times state adds."""
+
+    source_id: str
+    key: str
+    title: str
+    link: str | None
+    published: datetime
+    date_inferred: bool
+    updated: datetime
+    first_seen: datetime
+    summary: str | None = None
+    content: str | None = None
+
+
+# --- outcomes ----------------------------------------------------------------------------------
+
+
+class Status(StrEnum):
+    OK = "ok"
+    NOT_MODIFIED = "not-modified"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceResult:
+    source_id: str
+    status: Status
+    new: int = 0
+    updated: int = 0
+    seen: int = 0
+    skipped: int = 0
+    error: str | None = None
+    duration: float = 0.0

@@ -52,7 +52,11 @@ class Source:
     exclude: tuple[str, ...] = ()
     notify_initial: bool = False
     notify_updates: bool = False
-    fail_threshold: int = 3  # failed runs in a row before the source counts as broken
+    broken_after: int = 3  # failed runs in a row before the source counts as broken
+
+
+DEFAULT_TITLE_TEMPLATE = "{source}: {title}"
+DEFAULT_BODY_TEMPLATE = "{title}\n{published}\n{link}\n\n{summary}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,8 +65,8 @@ class NotifyTarget:
     sources: tuple[str, ...] = ()  # empty: all sources
     digest: bool = False
     max_per_run: int = 20
-    title_template: str = "{source}: {title}"
-    body_template: str = "{title}\n{published}\n{link}\n\n{summary}"
+    title_template: str = DEFAULT_TITLE_TEMPLATE
+    body_template: str = DEFAULT_BODY_TEMPLATE
 
     def wants(self, source_id: str) -> bool:
         return not self.sources or source_id in self.sources
@@ -149,6 +153,7 @@ class Extracted:
     skipped: int = 0  # items dropped for lack of a title or link
     next_url: str | None = None  # the next page of a paginated listing
     warning: str | None = None  # e.g. a malformed (bozo) feed that still yielded items
+    selectors: Selectors | None = None  # what automatic detection found, for the user to pin
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,372 @@
+"""Load feedtool.toml into a frozen Config, rejecting every mistake with a one-line error.
+
+The message names the file, the source and the key: "feedtool.toml: sources[1] (csto-news):
+select.link: expected "selector@attribute"". Unknown keys are errors, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import soupsieve
+
+from feedtool.errors import ConfigError
+from feedtool.model import (
+    DEFAULT_BODY_TEMPLATE,
+    DEFAULT_TITLE_TEMPLATE,
+    Config,
+    NotifyTarget,
+    Paginate,
+    Selectors,
+    Settings,
+    Source,
+)
+
+DEFAULT_PATH = Path("feedtool.toml")
+ENV_VAR = "FEEDTOOL_CONFIG"
+SOURCE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_INTERVAL = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+TEMPLATE_FIELDS = frozenset({"title", "link", "source", "published", "summary"})
+SOURCE_TYPES = ("html", "feed", "auto")
+
+T = TypeVar("T")
+
+
+class _Problem(Exception):
+    """A mistake at a key path; turned into a ConfigError naming the file."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}")
+
+
+def resolve_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """--config, else $FEEDTOOL_CONFIG, else ./feedtool.toml."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return DEFAULT_PATH
+
+
+def load(path: Path) -> Config:
+    """Read and validate a config file. Raises ConfigError with a one-line message."""
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    return parse(data, path)
+
+
+def parse(data: Mapping[str, Any], path: Path) -> Config:
+    """Validate an already-decoded TOML document; `path` locates relative dirs and errors."""
+    try:
+        return _config(data, path)
+    except _Problem as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def parse_interval(value: object, where: str) -> int:
+    """ "30m", "2h", "1h30m", "45s", "1d" or a number of seconds -> seconds (> 0)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        parts = _INTERVAL.findall(text)
+        if parts and "".join(n + u for n, u in parts) == text:
+            seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+            if seconds > 0:
+                return seconds
+    raise _Problem(where, f'invalid interval {value!r} (expected e.g. "30m", "2h", "1d")')
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+class _Table:
+    """Typed access to one TOML table that remembers which keys were read."""
+
+    def __init__(self, data: object, where: str) -> None:
+        if not isinstance(data, dict):
+            raise _Problem(where, f"expected a table, got {_kind(data)}")
+        self.data: dict[str, Any] = data
+        self.where = where
+        self._known: set[str] = set()
+
+    def at(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, kind: type[T], default: T) -> T:
+        self._known.add(key)
+        if key not in self.data:
+            return default
+        value = self.data[key]
+        valid = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)  # type: ignore[return-value]
+        if not valid:
+            raise _Problem(self.at(key), f"expected {_NAMES[kind]}, got {_kind(value)}")
+        return value  # type: ignore[no-any-return]
+
+    def required(self, key: str, kind: type[T]) -> T:
+        if key not in self.data:
+            raise _Problem(self.at(key), "missing (required)")
+        return self.get(key, kind, None)  # type: ignore[arg-type]
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        values = self.get(key, list, [])
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                raise _Problem(f"{self.at(key)}[{i}]", f"expected a string, got {_kind(value)}")
+        return tuple(values)
+
+    def positive(self, key: str, default: int) -> int:
+        value = self.get(key, int, default)
+        if value < 1:
+            raise _Problem(self.at(key), f"must be at least 1, got {value}")
+        return value
+
+    def interval(self, key: str, default: int) -> int:
+        self._known.add(key)
+        if key not in self.data:
+            return default
+        return parse_interval(self.data[key], self.at(key))
+
+    def done(self) -> None:
+        """Reject keys nobody asked for: a typo must not be silently ignored."""
+        unknown = sorted(set(self.data) - self._known)
+        if unknown:
+            raise _Problem(self.at(unknown[0]), "unknown key")
+
+
+_NAMES: dict[type, str] = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
+
+
+def _kind(value: object) -> str:
+    for kind, name in _NAMES.items():
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            return name
+    return type(value).__name__
+
+
+# --- the document ------------------------------------------------------------------------------
+
+
+def _config(data: Mapping[str, Any], path: Path) -> Config:
+    root = _Table(dict(data), "")
+    settings = _settings(root.get("settings", dict, {}), path.parent)
+    sources = _each(root.get("sources", list, []), "sources", _source)
+    if not sources:
+        raise _Problem("sources", "no [[sources]] defined")
+    seen: set[str] = set()
+    for i, source in enumerate(sources):
+        if source.id in seen:
+            raise _Problem(f"sources[{i}] ({source.id}).id", f"duplicate source id {source.id!r}")
+        seen.add(source.id)
+    notify = _each(root.get("notify", list, []), "notify", _notify)
+    for i, target in enumerate(notify):
+        for name in target.sources:
+            if name not in seen:
+                raise _Problem(f"notify[{i}].sources", f"no source with id {name!r}")
+    root.done()
+    return Config(path=path, settings=settings, sources=sources, notify=notify)
+
+
+def _each(tables: list[Any], name: str, build: Callable[[_Table], T]) -> tuple[T, ...]:
+    return tuple(build(_Table(table, f"{name}[{i}]")) for i, table in enumerate(tables))
+
+
+def _settings(data: dict[str, Any], folder: Path) -> Settings:
+    t = _Table(data, "settings")
+    base_url = t.get("base_url", str, "http://localhost:8080/")
+    _check_url(base_url, t.at("base_url"))
+    settings = Settings(
+        state_dir=_directory(t.get("state_dir", str, "state"), folder),
+        output_dir=_directory(t.get("output_dir", str, "public"), folder),
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        max_items=t.positive("max_items", 50),
+        timeout=t.get("timeout", float, 20.0),
+        max_bytes=t.positive("max_bytes", 10 * 1024 * 1024),
+        retries=t.get("retries", int, 2),
+        remind_every=t.interval("remind_every", 86400),
+        notify_max_age=t.interval("notify_max_age", 7 * 86400),
+    )
+    if settings.timeout <= 0:
+        raise _Problem(t.at("timeout"), "must be positive")
+    if settings.retries < 0:
+        raise _Problem(t.at("retries"), "must not be negative")
+    t.done()
+    return settings
+
+
+def _directory(value: str, folder: Path) -> Path:
+    """Relative dirs are relative to the config file, not the cwd: cron runs from /."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else folder / path
+
+
+def _check_url(url: str, where: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _Problem(where, f"expected an http(s) URL, got {url!r}")
+
+
+def _source(t: _Table) -> Source:
+    source_id = t.required("id", str)
+    if not SOURCE_ID.fullmatch(source_id):
+        raise _Problem(t.at("id"), f"invalid id {source_id!r} (use a-z, 0-9 and -)")
+    t.where = f"{t.where} ({source_id})"
+    url = t.required("url", str)
+    _check_url(url, t.at("url"))
+    kind = t.get("type", str, "auto")
+    if kind not in SOURCE_TYPES:
+        raise _Problem(t.at("type"), f"expected one of {', '.join(SOURCE_TYPES)}, got {kind!r}")
+    select = _selectors(t.get("select", dict, None), t.at("select")) if "select" in t.data else None
+    if kind == "html" and select is None:
+        kind = "auto"  # no selectors: detect items, as the contract says
+    if kind == "feed" and select is not None:
+        raise _Problem(t.at("select"), 'selectors apply to HTML pages, not type = "feed"')
+    identity = t.get("identity", str, "link")
+    if identity not in ("link", "title", "title+date"):
+        _check_selector(identity, t.at("identity"))
+    source = Source(
+        id=source_id,
+        url=url,
+        title=t.get("title", str, None),
+        type=kind,  # type: ignore[arg-type]
+        interval=t.interval("interval", 1800),
+        select=select,
+        identity=identity,
+        paginate=_paginate(t.get("paginate", dict, {}), t.at("paginate")),
+        fulltext=t.get("fulltext", bool, False),
+        include=_patterns(t, "include"),
+        exclude=_patterns(t, "exclude"),
+        notify_initial=t.get("notify_initial", bool, False),
+        notify_updates=t.get("notify_updates", bool, False),
+        broken_after=t.positive("broken_after", 3),
+    )
+    t.done()
+    return source
+
+
+def _selectors(data: dict[str, Any], where: str) -> Selectors:
+    t = _Table(data, where)
+    item = t.required("item", str)
+    _check_selector(item, t.at("item"), attribute=False)
+    fields = {}
+    for key in ("title", "link", "date", "summary", "content"):
+        value = t.get(key, str, None)
+        if value is not None:
+            _check_selector(value, t.at(key))
+        fields[key] = value
+    link = fields["link"]
+    if link is not None and "@" not in link and not _targets_anchor(link):
+        raise _Problem(
+            t.at("link"), f'{link!r} is not a link: use "selector@attribute", e.g. "a@href"'
+        )
+    date_format = t.get("date_format", str, None)
+    if date_format is not None and "%" not in date_format:
+        raise _Problem(t.at("date_format"), f"{date_format!r} has no strftime directives")
+    t.done()
+    return Selectors(item=item, date_format=date_format, **fields)
+
+
+def _targets_anchor(selector: str) -> bool:
+    """True when the last compound selector names <a>, so "@href" can be implied."""
+    last = re.split(r"[\s>+~]+", selector.strip())[-1]
+    return re.match(r"a(?![\w-])", last) is not None
+
+
+def _check_selector(value: str, where: str, *, attribute: bool = True) -> None:
+    """Selectors are "css" or "css@attribute"; an empty css part means the item element itself."""
+    css, _, attr = value.rpartition("@") if attribute and "@" in value else (value, "", "")
+    if attribute and "@" in value and not re.fullmatch(r"[A-Za-z_:][\w:.-]*", attr):
+        raise _Problem(where, f"invalid attribute name {attr!r} in {value!r}")
+    if not css.strip():
+        if attribute and "@" in value:
+            return
+        raise _Problem(where, "empty selector")
+    try:
+        soupsieve.compile(css)
+    except (soupsieve.SelectorSyntaxError, ValueError) as e:
+        reason = str(e).splitlines()[0]
+        raise _Problem(where, f"invalid CSS selector {css!r}: {reason}") from None
+
+
+def _paginate(data: dict[str, Any], where: str) -> Paginate:
+    t = _Table(data, where)
+    next_selector = t.get("next", str, None)
+    if next_selector is not None:
+        _check_selector(next_selector, t.at("next"))
+    paginate = Paginate(next=next_selector, max_pages=t.positive("max_pages", 1))
+    t.done()
+    return paginate
+
+
+def _patterns(t: _Table, key: str) -> tuple[str, ...]:
+    patterns = t.strings(key)
+    for i, pattern in enumerate(patterns):
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise _Problem(f"{t.at(key)}[{i}]", f"invalid regular expression: {e}") from None
+    return patterns
+
+
+def _notify(t: _Table) -> NotifyTarget:
+    url = _expand_env(t.required("url", str), t.at("url"))
+    target = NotifyTarget(
+        url=url,
+        sources=t.strings("sources"),
+        digest=t.get("digest", bool, False),
+        max_per_run=t.positive("max_per_run", 20),
+        title_template=_template(t, "title_template", DEFAULT_TITLE_TEMPLATE),
+        body_template=_template(t, "body_template", DEFAULT_BODY_TEMPLATE),
+    )
+    t.done()
+    return target
+
+
+def _expand_env(value: str, where: str) -> str:
+    """Replace ${NAME} with the environment's value, so secrets stay out of the config file."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise _Problem(where, f"environment variable {name} is not set")
+        return os.environ[name]
+
+    return _ENV_REF.sub(lookup, value)
+
+
+def _template(t: _Table, key: str, default: str) -> str:
+    template = t.get(key, str, default)
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as e:
+        raise _Problem(t.at(key), f"invalid template: {e}") from None
+    unknown = sorted(names - TEMPLATE_FIELDS)
+    if unknown:
+        fields = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
+        raise _Problem(t.at(key), f"unknown field {{{unknown[0]}}} (use {fields})")
+    return template

@@ -1,0 +1,212 @@
+"""Full text of an article page: its main content as HTML and its publication date.
+
+The content is not sanitised here (normalize does that); links and images are made absolute so
+the fragment still works once it is lifted out of its page. Nothing here touches the network:
+trafilatura and htmldate are always handed a parsed tree, never a string (htmldate fetches a
+string that looks like a URL).
+"""
+
+from __future__ import annotations
+
+import codecs
+import html as html_lib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import htmldate
+import lxml.etree
+import lxml.html
+import soupsieve
+import trafilatura
+from bs4 import BeautifulSoup
+from bs4.dammit import EncodingDetector
+
+from feedtool.errors import ExtractError
+
+# Article pages are rarely over 1 MB; the cap keeps a pathological page from stalling a run.
+MAX_HTML_BYTES = 4 * 1024 * 1024
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Article:
+    """What a page's full text adds to an item."""
+
+    content: str | None  # HTML, not sanitised; links and image sources absolute
+    published: datetime | None  # UTC
+
+
+def extract_article(html: bytes, url: str, content_selector: str | None = None) -> Article:
+    """The article in an HTML page fetched from url.
+
+    With content_selector (CSS), the first match's inner HTML is the content, so a user can fix
+    what automatic extraction gets wrong; otherwise trafilatura finds the main content and leaves
+    out navigation, sidebars, footers and comments. Raises ExtractError for an invalid selector.
+    """
+    text = _XML_DECLARATION.sub("", _decode(html[:MAX_HTML_BYTES]), count=1)
+    if not text.strip():
+        return Article(content=None, published=None)
+    try:
+        tree = lxml.html.document_fromstring(text)
+    except lxml.etree.ParserError:  # nothing but comments or whitespace
+        return Article(content=None, published=None)
+    base_href = tree.xpath("string(//base/@href)").strip()
+    base = urljoin(url, base_href) if base_href else url
+    published = _published(tree, url)
+    if content_selector:
+        content = _select(text, content_selector)
+        content = _absolutize(content, base) if content else None
+    else:
+        content = _main_content(tree, base)
+    return Article(content=content if content and content.strip() else None, published=published)
+
+
+def _decode(data: bytes) -> str:
+    """The page as text: the declared encoding if it works, else UTF-8, else windows-1252.
+
+    An incremental decoder tolerates a multi-byte character cut in half by the size cap.
+    """
+    declared = EncodingDetector.find_declared_encoding(data, is_html=True)
+    for encoding in (declared, "utf-8-sig"):
+        if not encoding:
+            continue
+        try:
+            return codecs.getincrementaldecoder(encoding)().decode(data)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("windows-1252", errors="replace")
+
+
+def _select(text: str, selector: str) -> str | None:
+    """Inner HTML of the first element matching selector (bs4, as the HTML extractor uses)."""
+    soup = BeautifulSoup(text, "lxml")
+    try:
+        element = soup.select_one(selector)
+    except soupsieve.SelectorSyntaxError as e:
+        message = " ".join(str(e).split())
+        raise ExtractError(f"invalid content selector {selector!r}: {message}") from e
+    return element.decode_contents() if element is not None else None
+
+
+def _main_content(tree: lxml.html.HtmlElement, base: str) -> str | None:
+    """Main content by trafilatura: no metadata pass (its date search is slow), no comments.
+
+    Links are resolved first and trafilatura gets no URL: it resolves relative links against
+    the site root, not the page ("../x" on /news/a/b.html becomes /x).
+    """
+    _absolutize_tree(tree, base)
+    result = trafilatura.extract(
+        tree,
+        output_format="html",
+        include_comments=False,
+        include_links=True,
+        include_images=True,
+        with_metadata=False,
+    )
+    if not result:
+        return None
+    body = lxml.html.document_fromstring(result).body
+    return _inner_html(body)
+
+
+def _absolutize(fragment: str, base: str) -> str:
+    """fragment with a/@href, img/@src and img/@srcset resolved against base."""
+    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    _absolutize_tree(root, base)
+    return _inner_html(root)
+
+
+def _absolutize_tree(root: lxml.html.HtmlElement, base: str) -> None:
+    for element in root.iter("a", "img"):
+        for attribute in ("href", "src"):
+            value = element.get(attribute)
+            if value is not None:
+                element.set(attribute, _join(base, value))
+        srcset = element.get("srcset")
+        if srcset:
+            element.set("srcset", ", ".join(_srcset(base, srcset)))
+
+
+def _srcset(base: str, srcset: str) -> Iterator[str]:
+    for candidate in srcset.split(","):
+        url, _, descriptor = candidate.strip().partition(" ")
+        if url:
+            yield f"{_join(base, url)} {descriptor.strip()}".rstrip()
+
+
+def _join(base: str, url: str) -> str:
+    try:
+        return urljoin(base, url.strip())
+    except ValueError:  # e.g. a malformed IPv6 host: leave it for normalize to judge
+        return url
+
+
+def _inner_html(element: lxml.html.HtmlElement) -> str:
+    children = "".join(lxml.html.tostring(child, encoding="unicode") for child in element)
+    return html_lib.escape(element.text or "", quote=False) + children
+
+
+def _published(tree: lxml.html.HtmlElement, url: str) -> datetime | None:
+    """Publication date from explicit metadata, else htmldate's quick (non-extensive) guess."""
+    for value in _date_candidates(tree):
+        parsed = _parse_date(value)
+        if parsed is not None:
+            return parsed
+    # htmldate deep-copies a tree it is given, so ours stays intact; extensive search off: it
+    # scans free text and costs several times the whole extraction.
+    found = htmldate.find_date(tree, url=url, extensive_search=False, original_date=True)
+    return _parse_date(found) if found else None
+
+
+def _date_candidates(tree: lxml.html.HtmlElement) -> Iterator[str]:
+    """Explicit publication-date metadata, most trustworthy first.
+
+    <time> counts only inside an <article> (or marked pubdate): elsewhere it is usually a
+    sidebar's or a header's date.
+    """
+    yield from tree.xpath(
+        "//meta[@property='article:published_time' or @name='article:published_time']/@content"
+    )
+    yield from _jsonld_dates(tree)
+    for element in tree.xpath("//*[@itemprop='datePublished']"):
+        yield element.get("content") or element.get("datetime") or element.text_content()
+    yield from tree.xpath("//time[@pubdate]/@datetime | //article//time/@datetime")
+
+
+def _jsonld_dates(tree: lxml.html.HtmlElement) -> Iterator[str]:
+    for script in tree.xpath("//script[@type='application/ld+json']"):
+        try:
+            data = json.loads(script.text or "")
+        except ValueError:
+            continue
+        yield from _find_key(data, "datePublished")
+
+
+def _find_key(data: Any, key: str) -> Iterator[str]:
+    """String values of key anywhere in JSON-LD (top level, lists, @graph, nested objects)."""
+    if isinstance(data, dict):
+        value = data.get(key)
+        if isinstance(value, str):
+            yield value
+        for child in data.values():
+            yield from _find_key(child, key)
+    elif isinstance(data, list):
+        for child in data:
+            yield from _find_key(child, key)
+
+
+def _parse_date(value: str) -> datetime | None:
+    """An ISO 8601 date or datetime in UTC; a date alone is midnight UTC, naive counts as UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

@@ -1,0 +1,30 @@
+"""The cron lock: one `feedtool run` at a time per state directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+LOCK_NAME = "feedtool.lock"
+
+
+class AlreadyRunning(Exception):
+    """Another run holds the lock."""
+
+
+@contextmanager
+def exclusive(state_dir: Path) -> Iterator[None]:
+    """Hold the state directory's lock, or raise AlreadyRunning at once (never wait)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(state_dir / LOCK_NAME)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise AlreadyRunning(str(state_dir / LOCK_NAME)) from None
+    try:
+        yield
+    finally:
+        lock.release()

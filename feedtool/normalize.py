@@ -1,0 +1,300 @@
+"""Pure functions that turn RawItems into clean Items: links, identity, text, HTML and dates.
+
+Nothing here does I/O; the clock comes in as an argument.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import nh3
+
+from feedtool.model import Item, RawItem, Source
+
+# --- text --------------------------------------------------------------------------------------
+
+# XML 1.0 forbids C0 controls other than tab/newline/CR, lone surrogates and U+FFFE/U+FFFF;
+# lxml (and so feedgen) raises on them.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_SPACE = re.compile(r"\s+")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def strip_forbidden(text: str) -> str:
+    return _XML_FORBIDDEN.sub("", text)
+
+
+def clean_text(text: str | None) -> str:
+    """Plain text on one line: forbidden characters removed, whitespace collapsed."""
+    if not text:
+        return ""
+    return _SPACE.sub(" ", strip_forbidden(text)).strip()
+
+
+def html_to_text(fragment: str | None) -> str:
+    """A rough plain-text rendering of an HTML fragment, for titles and notifications."""
+    if not fragment:
+        return ""
+    return clean_text(html.unescape(_TAG.sub(" ", fragment)))
+
+
+# --- links -------------------------------------------------------------------------------------
+
+_TRACKING = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|yclid|ysclid|msclkid|mc_cid|mc_eid|_openstat"
+    r"|_hsenc|_hsmi|mkt_tok|igshid|phpsessid|jsessionid|sid|sessionid)$",
+    re.IGNORECASE,
+)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def canonical_link(href: str, base: str) -> str | None:
+    """Absolute http(s) URL without fragment, tracking or session parameters; None if unusable."""
+    href = clean_text(href)
+    if not href:
+        return None
+    parts = urlsplit(urljoin(base, href))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.rstrip(".")
+    if parts.port and str(parts.port) != _DEFAULT_PORTS[parts.scheme]:
+        host = f"{host}:{parts.port}"
+    path = re.sub(r";jsessionid=[^/?]*", "", parts.path, flags=re.IGNORECASE) or "/"
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
+    ]
+    return urlunsplit((parts.scheme, host, path, urlencode(query), ""))
+
+
+def link_identity(link: str) -> str:
+    """The part of a canonical link that names the article.
+
+    Scheme, "www.", a trailing slash and query order are noise that sites change without
+    changing the article, and would otherwise make old items look new.
+    """
+    parts = urlsplit(link)
+    host = (parts.netloc or "").lower().removeprefix("www.")
+    path = parts.path.rstrip("/") or "/"
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return f"{host}{path}" + (f"?{query}" if query else "")
+
+
+# --- HTML --------------------------------------------------------------------------------------
+
+_URL_ATTRIBUTES = {"href", "src", "cite", "poster"}
+
+
+def sanitize_html(fragment: str | None, base: str) -> str | None:
+    """Safe HTML for feed readers: no scripts, styles, frames, handlers or javascript: links.
+
+    Relative links and images are made absolute, since a feed is read far from its page.
+    """
+    if not fragment or not fragment.strip():
+        return None
+
+    def absolutize(tag: str, attribute: str, value: str) -> str | None:
+        if attribute in _URL_ATTRIBUTES:
+            return urljoin(base, value.strip())
+        if attribute == "srcset":
+            return None  # relative candidates inside srcset are not worth parsing
+        return value
+
+    cleaned = nh3.clean(
+        strip_forbidden(fragment),
+        attribute_filter=absolutize,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    ).strip()
+    return cleaned or None
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan", "января", "январь", "янв"),
+            ("february", "feb", "февраля", "февраль", "фев"),
+            ("march", "mar", "марта", "март", "мар"),
+            ("april", "apr", "апреля", "апрель", "апр"),
+            ("may", "мая", "май"),
+            ("june", "jun", "июня", "июнь", "июн"),
+            ("july", "jul", "июля", "июль", "июл"),
+            ("august", "aug", "августа", "август", "авг"),
+            ("september", "sep", "sept", "сентября", "сентябрь", "сен"),
+            ("october", "oct", "октября", "октябрь", "окт"),
+            ("november", "nov", "ноября", "ноябрь", "ноя"),
+            ("december", "dec", "декабря", "декабрь", "дек"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_NUMERIC = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})(?:,?\s+(\d{1,2}):(\d{2}))?")
+_ISO = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+_DAY_MONTH = re.compile(r"(\d{1,2})\s+([^\W\d_]+)\.?(?:,?\s+(\d{4}))?", re.UNICODE)
+_MONTH_DAY = re.compile(r"([^\W\d_]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?", re.UNICODE)
+
+
+def parse_date(text: str | None, now: datetime, date_format: str | None = None) -> datetime | None:
+    """A page's date text as an aware UTC datetime, or None when it cannot be read.
+
+    `date_format` (strptime) wins when given. Common numeric, ISO and English/Russian
+    "day month year" forms take a fast path; anything else goes to dateparser (about 1 ms a
+    call, so its answers are cached). A date without a year is the most recent such date that
+    is not in the future. Date-only values are midnight UTC of that day; times without an
+    offset are taken as UTC.
+    """
+    text = clean_text(text)
+    if not text:
+        return None
+    if date_format:
+        try:
+            return _as_utc(datetime.strptime(text, date_format))
+        except ValueError:
+            pass  # the page changed its format: fall through to the general parsers
+    return _fast_path(text, now) or _dateparser(text, now.date())
+
+
+def _fast_path(text: str, now: datetime) -> datetime | None:
+    try:
+        if match := _ISO.fullmatch(text):
+            value = match.group(0).replace("Z", "+00:00")
+            return _as_utc(datetime.fromisoformat(value))
+        if match := _NUMERIC.fullmatch(text):
+            day, month, year, hour, minute = match.groups()
+            full_year = int(year) + (2000 if len(year) == 2 else 0)
+            clock = (int(hour), int(minute)) if hour else (0, 0)
+            return datetime(full_year, int(month), int(day), *clock, tzinfo=UTC)
+        for pattern, day_group, month_group in ((_DAY_MONTH, 1, 2), (_MONTH_DAY, 2, 1)):
+            if (match := pattern.fullmatch(text)) and match.group(month_group).lower() in _MONTHS:
+                day = int(match.group(day_group))
+                month = _MONTHS[match.group(month_group).lower()]
+                year = match.group(3)
+                return _day(int(year), month, day) if year else _yearless(month, day, now)
+    except ValueError:
+        return None  # 31.02.2024 and the like: not a date
+    return None
+
+
+def _day(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, tzinfo=UTC)
+
+
+def _yearless(month: int, day: int, now: datetime) -> datetime:
+    """ "20 December" means the last 20 December that is not in the future."""
+    for year in (now.year, now.year - 1, now.year - 4):  # the last is for 29 February
+        try:
+            candidate = _day(year, month, day)
+        except ValueError:
+            continue
+        if candidate <= now:
+            return candidate
+    raise ValueError(f"no recent {day}.{month}")
+
+
+@lru_cache(maxsize=4096)
+def _dateparser(text: str, today: date) -> datetime | None:
+    import dateparser  # costly to import; most pages never need it
+
+    relative_base = datetime(today.year, today.month, today.day, 23, 59, 59)
+    parsed = dateparser.parse(
+        text,
+        settings={
+            "PREFER_DATES_FROM": "past",
+            "RELATIVE_BASE": relative_base,
+            "RETURN_AS_TIMEZONE_AWARE": False,
+            "TO_TIMEZONE": "UTC",
+        },
+    )
+    return _as_utc(parsed) if parsed else None
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+# --- items -------------------------------------------------------------------------------------
+
+
+def item(
+    raw: RawItem,
+    *,
+    source: Source,
+    page_url: str,
+    now: datetime,
+    require_link: bool,
+) -> Item | None:
+    """Clean one raw item; None when it lacks a title or (where required) a link."""
+    link = canonical_link(raw.link, page_url) if raw.link else None
+    summary = sanitize_html(raw.summary, link or page_url)
+    content = sanitize_html(raw.content, link or page_url)
+    title = clean_text(raw.title) or _title_from(summary or content)
+    if not title or (require_link and link is None):
+        return None
+    date_format = source.select.date_format if source.select else None
+    published = raw.published or parse_date(raw.date, now, date_format)
+    if published and published > now + timedelta(days=1):
+        published = None  # a typo on the page must not pin an item to the top for a year
+    return Item(
+        key=identity(source.identity, raw=raw, title=title, link=link, published=published),
+        title=title,
+        link=link,
+        published=published or now,
+        date_inferred=published is None,
+        summary=summary,
+        content=content,
+        content_hash=_digest(title, link or "", summary or "", content or "", _iso(published)),
+    )
+
+
+def _title_from(fragment: str | None, limit: int = 80) -> str:
+    text = html_to_text(fragment)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def identity(
+    rule: str, *, raw: RawItem, title: str, link: str | None, published: datetime | None
+) -> str:
+    """The key that says two sightings are the same item (see Source.identity).
+
+    "link" (the default) uses the source's own id/guid when it gives one, else the link, else
+    a hash of title and date; "title" and "title+date" serve sites whose links change; any
+    other rule is a selector whose value the extractor put in `raw.guid`.
+    """
+    normalized_title = title.casefold()
+    if rule == "title":
+        return "title:" + normalized_title
+    if rule == "title+date":
+        return f"title+date:{normalized_title}|{_iso(published)[:10]}"
+    if raw.guid and clean_text(raw.guid):
+        return "guid:" + clean_text(raw.guid)
+    if link:
+        return link_identity(link)
+    return "hash:" + _digest(normalized_title, _iso(published)[:10])
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha1("\0".join(parts).encode(), usedforsecurity=False).hexdigest()[:20]
+
+
+def passes_filters(item: Item, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    """include: at least one pattern matches title or summary; exclude: none does."""
+    text = f"{item.title}\n{html_to_text(item.summary)}"
+    if include and not any(re.search(p, text, re.IGNORECASE) for p in include):
+        return False
+    return not any(re.search(p, text, re.IGNORECASE) for p in exclude)

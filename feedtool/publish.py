@@ -1,0 +1,217 @@
+"""Publish stored items as Atom, RSS (both via feedgen) and JSON Feed 1.1 (by hand).
+
+Output depends on the items only, never on the clock, so an unchanged source gives
+byte-identical files and clients see the same ETag.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+from feedgen.feed import FeedEntry, FeedGenerator
+
+from feedtool import PROJECT_URL, __version__
+from feedtool.model import StoredItem
+
+SUFFIXES = (".atom.xml", ".rss.xml", ".json")
+
+# `updated` of a feed without entries: the data holds no time, and "now" would change the
+# bytes on every run. Any fixed value is valid Atom; the Unix epoch reads as "never".
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+UNTITLED = "(untitled)"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+# Control characters but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF: lxml raises ValueError on
+# most (outside the XML 1.0 Char production); DEL and C1 are legal but discouraged (XML 1.0 2.2)
+# and feedparser reads C1 as cp1252 ("\x80" -> "€"). normalize strips them; this is the backstop.
+_NON_XML_CHARS = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Elements whose end separates words, so "<p>a</p><p>b</p>" reads "a b", not "ab".
+_BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedInfo:
+    """What a published feed is about; `id` names its files and is part of its entry ids."""
+
+    id: str  # source id, [a-z0-9-]+, names the files
+    title: str  # feed title
+    site_url: str  # the page/site the feed is about (alternate link)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Entry:
+    """One item with XML-safe text and its final id, shared by the three formats."""
+
+    id: str
+    title: str
+    link: str | None
+    summary: str | None
+    content: str | None
+    published: datetime
+    updated: datetime
+
+
+def render(feed: FeedInfo, items: Sequence[StoredItem], base_url: str) -> dict[str, bytes]:
+    """Return {suffix: document bytes}.
+
+    `items` are already ordered newest first and truncated by the caller; keep that order.
+    """
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    urls = {suffix: f"{base}{feed.id}{suffix}" for suffix in SUFFIXES}
+    entries = [_entry(item, feed.id) for item in items]
+    updated = max((item.updated for item in items), default=EMPTY_FEED_UPDATED)
+    return {
+        ".atom.xml": _generator(feed, entries, urls[".atom.xml"], updated).atom_str(pretty=True),
+        ".rss.xml": _generator(feed, entries, urls[".rss.xml"], updated).rss_str(pretty=True),
+        ".json": _json_feed(feed, entries, urls[".json"]),
+    }
+
+
+def write_feeds(
+    feed: FeedInfo, items: Sequence[StoredItem], output_dir: Path, base_url: str
+) -> bool:
+    """Render and write <output_dir>/<id><suffix>; return True if any file changed.
+
+    Files whose bytes would not change are left alone so their mtime (and any HTTP
+    Last-Modified derived from it) stays put. Creates output_dir.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    changed = False
+    for suffix, data in render(feed, items, base_url).items():
+        path = output_dir / f"{feed.id}{suffix}"
+        try:
+            if path.read_bytes() == data:
+                continue
+        except FileNotFoundError:
+            pass
+        _replace_atomically(path, data)
+        changed = True
+    return changed
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
+    """Write beside the target and rename over it: readers never see a half-written feed."""
+    with tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    ) as tmp:
+        try:
+            tmp.write(data)
+            tmp.flush()
+            # NamedTemporaryFile creates 0600; feeds are public and served by another user.
+            os.fchmod(tmp.fileno(), 0o644)
+            os.fsync(tmp.fileno())
+            os.replace(tmp.name, path)
+        except BaseException:
+            os.unlink(tmp.name)
+            raise
+
+
+def _xml_safe(text: str) -> str:
+    """Drop characters XML 1.0 cannot carry (feedgen/lxml would raise on them)."""
+    return _NON_XML_CHARS.sub("", text)
+
+
+def _entry(item: StoredItem, feed_id: str) -> _Entry:
+    """Clean an item's text and give it an id derived from its identity key.
+
+    Not the link: sites change links (http to https, session ids) while feedtool's key stays
+    the same, and a changed id would show readers the item again. Not the base_url either:
+    moving the published feeds must not change every id.
+    """
+    entry_id = "urn:uuid:" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"feedtool:{feed_id}:{item.key}"))
+    return _Entry(
+        id=entry_id,
+        title=_xml_safe(item.title).strip() or UNTITLED,
+        link=_xml_safe(item.link) if item.link is not None else None,
+        summary=_xml_safe(item.summary) if item.summary is not None else None,
+        content=_xml_safe(item.content) if item.content is not None else None,
+        published=item.published,
+        updated=item.updated,
+    )
+
+
+def _generator(
+    feed: FeedInfo, entries: Sequence[_Entry], self_url: str, updated: datetime
+) -> FeedGenerator:
+    """Build the feedgen object for one XML format (its self link differs per format)."""
+    fg = FeedGenerator()
+    fg.id(self_url)
+    fg.title(_xml_safe(feed.title))
+    fg.subtitle(_xml_safe(feed.title))  # RSS requires a channel description
+    fg.author(name=_xml_safe(feed.title))  # Atom requires an author (RFC 4287 4.1.1)
+    fg.generator("feedtool", version=__version__, uri=PROJECT_URL)
+    fg.updated(updated)  # also RSS lastBuildDate; feedgen's default is now
+    # Self first: the RSS channel <link> is the last link() call's href.
+    fg.link(href=self_url, rel="self", type=_media_type(self_url))
+    fg.link(href=_xml_safe(feed.site_url), rel="alternate")
+    for entry in entries:
+        _add_entry(fg.add_entry(order="append"), entry)
+    return fg
+
+
+def _media_type(self_url: str) -> str:
+    return "application/atom+xml" if self_url.endswith(".atom.xml") else "application/rss+xml"
+
+
+def _add_entry(fe: FeedEntry, entry: _Entry) -> None:
+    fe.guid(entry.id, permalink=False)  # also the Atom id
+    fe.title(entry.title)
+    fe.updated(entry.updated)
+    fe.published(entry.published)
+    if entry.link is not None:
+        fe.link(href=entry.link)
+    # summary() fills RSS <description> unless set; content() then adds content:encoded.
+    if entry.summary is not None:
+        fe.summary(entry.summary, type="html")
+    if entry.content is not None:
+        fe.content(entry.content, type="html")
+    elif entry.link is None:
+        # An Atom entry without an alternate link must have content (RFC 4287 4.1.1.1).
+        fe.content(entry.summary or "", type="html")
+
+
+def _json_feed(feed: FeedInfo, entries: Sequence[_Entry], feed_url: str) -> bytes:
+    document = {
+        "version": JSON_FEED_VERSION,
+        "title": _xml_safe(feed.title),
+        "home_page_url": feed.site_url,
+        "feed_url": feed_url,
+        "authors": [{"name": _xml_safe(feed.title)}],
+        "items": [_json_item(entry) for entry in entries],
+    }
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _json_item(entry: _Entry) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": entry.id}
+    if entry.link is not None:
+        item["url"] = entry.link
+    item["title"] = entry.title
+    html = entry.content if entry.content is not None else entry.summary
+    if html is not None:
+        item["content_html"] = html
+    else:
+        item["content_text"] = ""  # JSON Feed 1.1 requires content_html or content_text
+    if entry.summary is not None and (summary := _plain_text(entry.summary)):
+        item["summary"] = summary
+    item["date_published"] = entry.published.isoformat()
+    item["date_modified"] = entry.updated.isoformat()
+    return item
+
+
+def _plain_text(html: str) -> str:
+    """Text of an HTML fragment, whitespace collapsed (JSON Feed `summary` is plain text)."""
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    for element in root.iter(*_BLOCK_TAGS):
+        element.tail = " " + (element.tail or "")
+    return " ".join(root.text_content().split())

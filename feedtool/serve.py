@@ -1,0 +1,76 @@
+"""`feedtool serve`: the published feeds over HTTP, with ETag/Last-Modified and 304s."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import sys
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+CONTENT_TYPES = {
+    ".atom.xml": "application/atom+xml; charset=utf-8",
+    ".rss.xml": "application/rss+xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+}
+
+
+class FeedHandler(SimpleHTTPRequestHandler):
+    """Static files with strong-enough ETags (size + mtime) so readers can poll cheaply."""
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        path = Path(self.translate_path(self.path))
+        if path.is_file():
+            stat = path.stat()
+            etag = (
+                '"'
+                + hashlib.sha1(
+                    f"{stat.st_size}-{stat.st_mtime_ns}".encode(), usedforsecurity=False
+                ).hexdigest()[:16]
+                + '"'
+            )
+            if etag in self.headers.get("If-None-Match", ""):
+                self.send_response(HTTPStatus.NOT_MODIFIED)
+                self.send_header("ETag", etag)
+                self.end_headers()
+                return None
+            self._etag = etag
+        return super().send_head()
+
+    def end_headers(self) -> None:
+        etag = getattr(self, "_etag", None)
+        if etag:
+            self.send_header("ETag", etag)
+            self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def guess_type(self, path: str | os.PathLike[str]) -> str:
+        name = str(path)
+        for suffix, content_type in CONTENT_TYPES.items():
+            if name.endswith(suffix):
+                return content_type
+        return super().guess_type(path)
+
+    def log_message(self, format: str, *args: object) -> None:
+        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
+    directory.mkdir(parents=True, exist_ok=True)
+    handler = functools.partial(FeedHandler, directory=str(directory))
+    return ThreadingHTTPServer((host, port), handler)
+
+
+def serve(directory: Path, *, host: str, port: int) -> int:
+    server = make_server(directory, host, port)
+    print(f"feedtool: serving {directory} at http://{host}:{server.server_port}/", file=sys.stderr)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

@@ -1,0 +1,56 @@
+"""`feedtool status`: one line per source, from the state database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from feedtool.model import Config
+from feedtool.store import SourceState, Store
+
+COLUMNS = ("SOURCE", "STATE", "LAST CHECK", "LAST SUCCESS", "LAST ITEMS", "ITEMS", "NEW", "ERROR")
+
+
+def rows(config: Config, store: Store) -> list[tuple[str, ...]]:
+    """The status table, one row per configured source."""
+    states = {state.id: state for state in store.sources()}
+    table = []
+    for source in config.sources:
+        state = states.get(source.id)
+        if state is None:
+            table.append((source.id, "new", "-", "-", "-", "0", "0", ""))
+            continue
+        table.append(
+            (
+                source.id,
+                health(state, source.broken_after),
+                _when(state.last_check),
+                _when(state.last_success),
+                _when(state.last_items_at),
+                str(state.item_count),
+                str(state.new_last_run),
+                state.last_error or (f"warning: {state.warning}" if state.warning else ""),
+            )
+        )
+    return table
+
+
+def health(state: SourceState, broken_after: int) -> str:
+    if state.broken_since is not None or state.failures >= broken_after:
+        return "broken"
+    if state.failures:
+        return "failing"
+    return "ok"
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def print_status(config: Config) -> int:
+    with Store.open(config.settings.state_dir) as store:
+        table = rows(config, store)
+    widths = [max(len(row[i]) for row in [COLUMNS, *table]) for i in range(len(COLUMNS) - 1)]
+    for row in [COLUMNS, *table]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
+    return 0

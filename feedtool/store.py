@@ -1,0 +1,450 @@
+"""SQLite state: sources, items and the notification outbox.
+
+WAL mode, foreign keys on, schema versioned with PRAGMA user_version. Every change a run makes
+to one source happens in one transaction, so a crash leaves either all of it or none.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from feedtool.errors import StateError
+from feedtool.model import Item, Source, StoredItem, Validators
+
+DB_NAME = "feedtool.sqlite3"
+
+# Each entry migrates from version i to i + 1; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE sources (
+        id            TEXT PRIMARY KEY,
+        url           TEXT NOT NULL,
+        title         TEXT,
+        etag          TEXT,
+        last_modified TEXT,
+        last_check    TEXT,
+        last_success  TEXT,
+        last_error    TEXT,
+        warning       TEXT,
+        last_items_at TEXT,       -- when a run last yielded items
+        failures      INTEGER NOT NULL DEFAULT 0,  -- consecutive failed runs
+        new_last_run  INTEGER NOT NULL DEFAULT 0,
+        initialized   INTEGER NOT NULL DEFAULT 0,  -- has had a successful run (no-flood rule)
+        broken_since  TEXT,
+        alerted_at    TEXT        -- last broken alert or reminder
+    );
+    CREATE TABLE items (
+        source_id     TEXT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        key           TEXT NOT NULL,
+        link          TEXT,
+        title         TEXT NOT NULL,
+        summary       TEXT,
+        content       TEXT,
+        published     TEXT NOT NULL,
+        date_inferred INTEGER NOT NULL,
+        updated       TEXT NOT NULL,
+        first_seen    TEXT NOT NULL,
+        position      INTEGER NOT NULL,  -- place on the page when first seen: orders equal dates
+        content_hash  TEXT NOT NULL,
+        PRIMARY KEY (source_id, key)
+    );
+    CREATE INDEX items_newest ON items (source_id, published DESC, first_seen DESC);
+    CREATE TABLE notifications (
+        id           INTEGER PRIMARY KEY,
+        target       TEXT NOT NULL,  -- a digest of the notify URL: the URL itself holds secrets
+        source_id    TEXT NOT NULL,
+        kind         TEXT NOT NULL,  -- item, update, broken, reminder, recovered
+        subject      TEXT NOT NULL,  -- item key, or the event's time for health alerts
+        payload      TEXT NOT NULL,  -- JSON: what the message needs, frozen at queue time
+        created      TEXT NOT NULL,
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        next_attempt TEXT NOT NULL,
+        last_error   TEXT,
+        delivered    TEXT,
+        dropped      TEXT,
+        UNIQUE (target, source_id, kind, subject)
+    );
+    CREATE INDEX notifications_pending ON notifications (next_attempt)
+        WHERE delivered IS NULL AND dropped IS NULL;
+    """,
+)
+
+
+def utc_text(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def utc_value(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _opt_value(text: str | None) -> datetime | None:
+    return utc_value(text) if text else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceState:
+    id: str
+    url: str
+    title: str | None
+    validators: Validators
+    last_check: datetime | None
+    last_success: datetime | None
+    last_error: str | None
+    warning: str | None
+    last_items_at: datetime | None
+    failures: int
+    new_last_run: int
+    initialized: bool
+    broken_since: datetime | None
+    alerted_at: datetime | None
+    item_count: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Changes:
+    """What storing one run's items did."""
+
+    new: tuple[Item, ...]
+    updated: tuple[Item, ...]
+    seen: int  # items already known and unchanged
+    first_run: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Queued:
+    """A notification to queue with a change: (target digest, kind, subject, payload)."""
+
+    target: str
+    kind: str
+    subject: str
+    payload: dict[str, Any]
+
+
+class Store:
+    """The state database. Open with Store.open(state_dir); close when done."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except (sqlite3.Error, OSError) as e:
+            raise StateError(f"state database {path}: {e}") from e
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        return cls(state_dir / DB_NAME)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StateError(
+                f"state database {self.path} is from a newer feedtool (schema {version})"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            with self.transaction():
+                self.db.executescript(MIGRATIONS[number].replace("\n    ", "\n"))
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE: take the write lock up front so concurrent writers wait, not fail."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise StateError(f"state database {self.path}: {e}") from e
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # --- sources -------------------------------------------------------------------------------
+
+    def source(self, source_id: str) -> SourceState | None:
+        row = self.db.execute(_SOURCE_QUERY + " WHERE s.id = ?", (source_id,)).fetchone()
+        return _source_state(row) if row else None
+
+    def sources(self) -> list[SourceState]:
+        return [_source_state(row) for row in self.db.execute(_SOURCE_QUERY + " ORDER BY s.id")]
+
+    def _ensure_source(self, source: Source) -> None:
+        self.db.execute(
+            "INSERT INTO sources (id, url) VALUES (?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET url = excluded.url",
+            (source.id, source.url),
+        )
+
+    def record_not_modified(self, source: Source, now: datetime) -> None:
+        with self.transaction():
+            self._ensure_source(source)
+            self.db.execute(
+                "UPDATE sources SET last_check = ?, last_success = ?, last_error = NULL,"
+                " failures = 0, new_last_run = 0 WHERE id = ?",
+                (utc_text(now), utc_text(now), source.id),
+            )
+
+    def record_failure(
+        self, source: Source, error: str, now: datetime, queued: Sequence[Queued] = ()
+    ) -> int:
+        """Count a failed run; returns the number of failures in a row."""
+        with self.transaction():
+            self._ensure_source(source)
+            self.db.execute(
+                "UPDATE sources SET last_check = ?, last_error = ?, failures = failures + 1,"
+                " new_last_run = 0 WHERE id = ?",
+                (utc_text(now), error, source.id),
+            )
+            self._queue(source.id, queued, now)
+            return int(
+                self.db.execute(
+                    "SELECT failures FROM sources WHERE id = ?", (source.id,)
+                ).fetchone()[0]
+            )
+
+    def set_health(
+        self,
+        source_id: str,
+        broken_since: datetime | None,
+        alerted_at: datetime | None,
+        queued: Sequence[Queued],
+        now: datetime,
+    ) -> None:
+        """Record a source's broken/recovered state together with the alerts it causes."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE sources SET broken_since = ?, alerted_at = ? WHERE id = ?",
+                (_opt_text(broken_since), _opt_text(alerted_at), source_id),
+            )
+            self._queue(source_id, queued, now)
+
+    # --- items ---------------------------------------------------------------------------------
+
+    def known_keys(self, source_id: str, keys: Sequence[str]) -> set[str]:
+        return set(self._hashes(source_id, keys))
+
+    def apply(
+        self,
+        source: Source,
+        items: Sequence[Item],
+        *,
+        now: datetime,
+        validators: Validators,
+        title: str | None,
+        warning: str | None = None,
+        notifications: Callable[[Changes], Sequence[Queued]] | None = None,
+    ) -> Changes:
+        """Store one successful run of a source in one transaction.
+
+        New items are inserted; known items whose content changed are updated in place (their
+        first-seen time never changes); `notifications(changes)` returns the outbox rows to queue
+        in the same transaction, so an item is never stored without its alerts.
+        """
+        with self.transaction():
+            self._ensure_source(source)
+            state = self.db.execute(
+                "SELECT initialized FROM sources WHERE id = ?", (source.id,)
+            ).fetchone()
+            first_run = not state["initialized"]
+            existing = self._hashes(source.id, [item.key for item in items])
+            new: list[Item] = []
+            updated: list[Item] = []
+            seen = 0
+            for position, item in enumerate(_unique(items)):
+                old_hash = existing.get(item.key)
+                if old_hash is None:
+                    self._insert(source.id, item, position, now)
+                    new.append(item)
+                elif old_hash != item.content_hash:
+                    self._update(source.id, item, now)
+                    updated.append(item)
+                else:
+                    seen += 1
+            changes = Changes(
+                new=tuple(new), updated=tuple(updated), seen=seen, first_run=first_run
+            )
+            self.db.execute(
+                "UPDATE sources SET title = ?, etag = ?, last_modified = ?, last_check = ?,"
+                " last_success = ?, last_error = NULL, warning = ?, failures = 0,"
+                " new_last_run = ?, initialized = 1,"
+                " last_items_at = CASE WHEN ? THEN ? ELSE last_items_at END WHERE id = ?",
+                (
+                    title,
+                    validators.etag,
+                    validators.last_modified,
+                    utc_text(now),
+                    utc_text(now),
+                    warning,
+                    len(new),
+                    bool(items),
+                    utc_text(now),
+                    source.id,
+                ),
+            )
+            if notifications is not None:
+                self._queue(source.id, notifications(changes), now)
+            return changes
+
+    def _hashes(self, source_id: str, keys: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT key, content_hash FROM items WHERE source_id = ? AND key IN ({marks})",
+                (source_id, *chunk),
+            )
+            found.update((row[0], row[1]) for row in rows)
+        return found
+
+    def _insert(self, source_id: str, item: Item, position: int, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO items (source_id, key, link, title, summary, content, published,"
+            " date_inferred, updated, first_seen, position, content_hash)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                source_id,
+                item.key,
+                item.link,
+                item.title,
+                item.summary,
+                item.content,
+                utc_text(item.published),
+                item.date_inferred,
+                utc_text(item.published),
+                utc_text(now),
+                position,
+                item.content_hash,
+            ),
+        )
+
+    def _update(self, source_id: str, item: Item, now: datetime) -> None:
+        """Refresh a changed item; an inferred date keeps the time it was first seen."""
+        self.db.execute(
+            "UPDATE items SET link = ?, title = ?, summary = ?,"
+            " content = COALESCE(?, content), updated = ?, content_hash = ?,"
+            " published = CASE WHEN ? THEN published ELSE ? END,"
+            " date_inferred = CASE WHEN ? THEN date_inferred ELSE 0 END"
+            " WHERE source_id = ? AND key = ?",
+            (
+                item.link,
+                item.title,
+                item.summary,
+                item.content,
+                utc_text(now),
+                item.content_hash,
+                item.date_inferred,
+                utc_text(item.published),
+                item.date_inferred,
+                source_id,
+                item.key,
+            ),
+        )
+
+    def items(self, source_id: str, limit: int) -> list[StoredItem]:
+        """The newest items of a source, as published."""
+        rows = self.db.execute(
+            "SELECT * FROM items WHERE source_id = ?"
+            " ORDER BY published DESC, first_seen DESC, position ASC, key ASC LIMIT ?",
+            (source_id, limit),
+        )
+        return [
+            StoredItem(
+                source_id=row["source_id"],
+                key=row["key"],
+                title=row["title"],
+                link=row["link"],
+                published=utc_value(row["published"]),
+                date_inferred=bool(row["date_inferred"]),
+                updated=utc_value(row["updated"]),
+                first_seen=utc_value(row["first_seen"]),
+                summary=row["summary"],
+                content=row["content"],
+            )
+            for row in rows
+        ]
+
+    # --- outbox --------------------------------------------------------------------------------
+
+    def _queue(self, source_id: str, queued: Sequence[Queued], now: datetime) -> None:
+        """Queue notifications; the UNIQUE constraint makes queuing the same one twice a no-op."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO notifications"
+            " (target, source_id, kind, subject, payload, created, next_attempt)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    q.target,
+                    source_id,
+                    q.kind,
+                    q.subject,
+                    json.dumps(q.payload, ensure_ascii=False, sort_keys=True),
+                    utc_text(now),
+                    utc_text(now),
+                )
+                for q in queued
+            ],
+        )
+
+
+def _unique(items: Sequence[Item]) -> Iterator[Item]:
+    """A page may show one item twice (a featured copy): the first sighting counts."""
+    keys: set[str] = set()
+    for item in items:
+        if item.key not in keys:
+            keys.add(item.key)
+            yield item
+
+
+def _opt_text(value: datetime | None) -> str | None:
+    return utc_text(value) if value else None
+
+
+_SOURCE_QUERY = (
+    "SELECT s.*, (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS item_count"
+    " FROM sources s"
+)
+
+
+def _source_state(row: sqlite3.Row) -> SourceState:
+    return SourceState(
+        id=row["id"],
+        url=row["url"],
+        title=row["title"],
+        validators=Validators(etag=row["etag"], last_modified=row["last_modified"]),
+        last_check=_opt_value(row["last_check"]),
+        last_success=_opt_value(row["last_success"]),
+        last_error=row["last_error"],
+        warning=row["warning"],
+        last_items_at=_opt_value(row["last_items_at"]),
+        failures=row["failures"],
+        new_last_run=row["new_last_run"],
+        initialized=bool(row["initialized"]),
+        broken_since=_opt_value(row["broken_since"]),
+        alerted_at=_opt_value(row["alerted_at"]),
+        item_count=row["item_count"],
+    )

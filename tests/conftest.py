@@ -1,0 +1,156 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 and config files in tmp_path."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class Response:
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: bool = True  # answer If-None-Match with 304 when the body is unchanged
+    gzip: bool = False
+
+
+class Site:
+    """A tiny web site whose pages tests change between runs; it records every request."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Response] = {}
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                with site._lock:
+                    site.requests.append((self.path, dict(self.headers)))
+                    response = site.routes.get(self.path)
+                if response is None:
+                    self.send_error(404, "Not Found")
+                    return
+                body = response.body
+                etag = '"' + hashlib.md5(body).hexdigest() + '"'
+                if response.etag and self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                if response.gzip:
+                    body = gzip.compress(body)
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.content_type)
+                if response.etag:
+                    self.send_header("ETag", etag)
+                if response.gzip:
+                    self.send_header("Content-Encoding", "gzip")
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def page(self, path: str, body: str | bytes, **kwargs: object) -> str:
+        data = body.encode() if isinstance(body, str) else body
+        self.routes[path] = Response(data, **kwargs)  # type: ignore[arg-type]
+        return self.url + path
+
+    def hits(self, path: str) -> list[dict[str, str]]:
+        return [headers for p, headers in self.requests if p == path]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    server = Site()
+    yield server
+    server.close()
+
+
+def listing(items: list[tuple[str, str, str]], *, next_page: str | None = None) -> str:
+    """A Bitrix-style news listing: (date text, title, relative link) per item."""
+    rows = "\n".join(
+        f"""<div class="news-item">
+          <div class="news-date">{date}</div>
+          <a class="news-title" href="{link}">{title}</a>
+          <div class="news-preview">Summary of <b>{title}</b> &amp; more.</div>
+        </div>"""
+        for date, title, link in items
+    )
+    pager = f'<div class="pagination"><a class="next" href="{next_page}">Next</a></div>'
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>News — Test Organisation</title></head>
+<body>
+  <nav><a href="/">Home</a> <a href="/about/">About</a> <a href="/news/">News</a></nav>
+  <div class="news-list">{rows}</div>
+  {pager if next_page else ""}
+  <footer><a href="/contacts/">Contacts</a></footer>
+</body></html>"""
+
+
+def news_items(count: int, *, start: int = 0) -> list[tuple[str, str, str]]:
+    """`count` items, newest first, on distinct December 2024 days from day 28 - start down."""
+    return [
+        (f"{28 - i:02d}.12.2024", f"News item number {i}", f"/news/news_odkb/item-{i}/")
+        for i in range(start, start + count)
+    ]
+
+
+SELECT_BLOCK = """
+[sources.select]
+item = ".news-item"
+title = ".news-title"
+link = "a.news-title@href"
+date = ".news-date"
+summary = ".news-preview"
+date_format = "%d.%m.%Y"
+"""
+
+
+def write_config(tmp_path: Path, body: str, *, settings: str = "") -> Path:
+    """A feedtool.toml with state and output in tmp_path and the given sources/notify tables."""
+    path = tmp_path / "feedtool.toml"
+    path.write_text(
+        f"""[settings]
+state_dir = "state"
+output_dir = "public"
+base_url = "http://feeds.example.test/"
+retries = 0
+{settings}
+{body}""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def html_source(source_id: str, url: str, extra: str = "") -> str:
+    return f"""
+[[sources]]
+id = "{source_id}"
+url = "{url}"
+type = "html"
+{extra}
+{SELECT_BLOCK}"""

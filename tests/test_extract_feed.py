@@ -1,0 +1,265 @@
+"""feed.parse and looks_like_feed over real documents of every supported format."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import pytest
+
+from feedtool.errors import ExtractError
+from feedtool.extract import feed, jsonfeed
+from feedtool.model import Fetched, Validators
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+
+
+def fetched(
+    body: bytes | str,
+    content_type: str = "application/xml",
+    charset: str | None = None,
+    url: str = "https://example.com/blog/feed/",
+) -> Fetched:
+    if isinstance(body, str):
+        body = (FEEDS / body).read_bytes()
+    return Fetched(
+        url=url,
+        status=200,
+        body=body,
+        content_type=content_type,
+        charset=charset,
+        validators=Validators(),
+    )
+
+
+def test_rss20_items_dates_guids_and_resolved_links() -> None:
+    extracted = feed.parse(fetched("rss20.xml", "application/rss+xml"))
+
+    assert extracted.title == "Example Gazette: City"
+    assert extracted.warning is None
+    first, second = extracted.items
+    assert first.title == "Harbour bridge reopens after repairs"
+    assert first.link == "https://example.org/city/2024/bridge"
+    assert first.guid == "gazette-city-1001"
+    assert first.published == datetime(2024, 3, 5, 7, 30, tzinfo=UTC)
+    assert first.updated is None
+    assert first.date is None
+    assert first.summary == "<p>The bridge is <b>open</b> again.</p>"
+    # content:encoded; relative links resolve against the final URL (content-location)
+    assert first.content == (
+        '<p>The harbour bridge reopened on Tuesday. See the <a href="https://example.com/'
+        'reports/bridge.pdf">report</a>.</p>'
+    )
+    assert second.link == "https://example.com/city/2024/tram"
+    assert second.guid is None
+    assert second.published == datetime(2024, 3, 4, 18, 5, tzinfo=UTC)
+    assert second.content is None
+
+
+def test_rss10_dc_date_is_the_updated_date() -> None:
+    extracted = feed.parse(fetched("rss10.rdf", "application/rdf+xml"))
+
+    assert extracted.title == "Example Net News"
+    (item,) = extracted.items
+    assert item.title == "Council approves budget"
+    assert item.link == "https://example.net/news/42"
+    assert item.guid == "https://example.net/news/42"  # rdf:about
+    assert item.published is None
+    assert item.updated == datetime(2024, 3, 1, 4, 15, tzinfo=UTC)
+    assert item.summary == "The council approved next year's budget."
+
+
+def test_rss091_with_doctype_and_latin1() -> None:
+    extracted = feed.parse(fetched("rss091.xml", "text/xml"))
+
+    assert extracted.title == "Old Style Bulletin"
+    (item,) = extracted.items
+    assert item.title == "Café opens on Main Street"
+    assert item.link == "http://bulletin.example.com/cafe.html"
+    assert item.published is None
+    assert item.guid is None
+
+
+def test_atom10_relative_links_dates_and_content_types() -> None:
+    extracted = feed.parse(fetched("atom10.xml", "application/atom+xml", "utf-8"))
+
+    assert extracted.title == "Example Blog"
+    assert extracted.warning is None
+    release, only_updated = extracted.items
+    assert release.title == "Release 2.0 is out"
+    assert release.guid == "tag:example.com,2024:blog/release-2-0"
+    assert release.link == "https://example.com/blog/feed/posts/release-2-0.html"
+    assert release.published == datetime(2024, 3, 5, 7, 0, tzinfo=UTC)
+    assert release.updated == datetime(2024, 3, 6, 9, 45, 30, tzinfo=UTC)
+    assert release.summary == "Version 2.0 &amp; friends"  # type="text" arrives escaped
+    assert release.content == (
+        '<p>Download it from the <a href="https://example.com/blog/downloads/">'
+        "downloads page</a>.</p>"
+    )
+    # no <published>: updated stays updated, and reading it raises no DeprecationWarning
+    assert only_updated.published is None
+    assert only_updated.updated == datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+    assert only_updated.content == "<p>XHTML <em>content</em></p>"
+
+
+def test_atom03_issued_and_modified() -> None:
+    extracted = feed.parse(fetched("atom03.xml"))
+
+    assert extracted.title == "Legacy Atom Diary"
+    (item,) = extracted.items
+    assert item.title == "First post"
+    assert item.link == "https://diary.example.org/2004/01/first"
+    assert item.guid == "tag:diary.example.org,2004:first"
+    assert item.published == datetime(2004, 1, 10, 4, 0, tzinfo=UTC)
+    assert item.updated == datetime(2004, 1, 10, 11, 0, tzinfo=UTC)
+
+
+def test_jsonfeed10_through_feed_parse() -> None:
+    extracted = feed.parse(fetched("jsonfeed10.json", "application/feed+json"))
+
+    assert extracted.title == "Example Podcast Notes"
+    assert extracted.skipped == 1  # the item that is not a JSON object
+    episode, external = extracted.items
+    assert episode.title == "Episode 12: Bridges"
+    assert episode.guid == "episode-12"
+    assert episode.link == "https://example.com/blog/feed/episodes/12"
+    assert episode.summary == "Bridges &amp; tunnels"  # JSON Feed summaries are plain text
+    assert 'href="https://example.com/links/12"' in episode.content
+    assert 'src="https://example.com/blog/feed/art/12.png"' in episode.content
+    assert episode.published == datetime(2024, 3, 5, 7, 30, tzinfo=UTC)
+    assert episode.updated == datetime(2024, 3, 5, 9, 0, 0, 500000, tzinfo=UTC)
+
+    assert external.guid == "11"
+    assert external.title is None
+    assert external.link == "https://elsewhere.example.net/story"
+    assert external.content == "<p>Line one<br>\nline two</p><p>Second &lt;para&gt; &amp; more</p>"
+    assert external.published is None  # "not a date"
+
+
+def test_jsonfeed11_escaped_version_and_date_forms() -> None:
+    extracted = feed.parse(fetched("jsonfeed11.json", "application/json"))
+
+    assert extracted.title == "Micro Notes"
+    note, other = extracted.items
+    assert note.title is None
+    assert note.link == "https://micro.example.com/2024/03/05/note"
+    assert note.published == datetime(2024, 3, 5, tzinfo=UTC)  # date only: midnight UTC
+    assert other.link == "https://example.com/2024/03/04/other"
+    assert other.published == datetime(2024, 3, 4, 12, 0, tzinfo=UTC)  # naive: UTC
+    assert other.content == "<p>Plain</p>"
+
+
+def test_malformed_feed_yields_items_with_a_one_line_warning() -> None:
+    extracted = feed.parse(fetched("malformed.xml", "application/rss+xml"))
+
+    assert extracted.warning is not None
+    assert extracted.warning.startswith("malformed feed: ")
+    assert "\n" not in extracted.warning
+    assert [item.title for item in extracted.items] == ["Fish & chips prices rise", "Second story"]
+    assert extracted.items[0].published == datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
+    assert extracted.items[1].link == "https://broken.example.com/second"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("garbage.xml", "text/xml"),
+        (
+            b"<!DOCTYPE html><html><head><title>Home</title></head><body>Hi</body></html>",
+            "text/html",
+        ),
+        (b"", "application/rss+xml"),
+    ],
+)
+def test_nothing_recoverable_raises_one_line_error(body: bytes | str, content_type: str) -> None:
+    with pytest.raises(ExtractError) as raised:
+        feed.parse(fetched(body, content_type))
+    assert "\n" not in str(raised.value)
+
+
+def test_valid_empty_feed_is_no_error() -> None:
+    body = b'<rss version="2.0"><channel><title>Quiet</title></channel></rss>'
+    extracted = feed.parse(fetched(body, "application/rss+xml"))
+
+    assert extracted.items == ()
+    assert extracted.title == "Quiet"
+    assert extracted.warning is None
+
+
+@pytest.mark.parametrize(
+    ("content_type", "charset"),
+    [
+        ("application/rss+xml", None),  # the XML declaration decides
+        ("text/xml", None),  # RFC 3023 says us-ascii; the declaration must still win
+        ("text/xml", "windows-1251"),
+        ("text/html", "utf-8"),  # a wrong header: harmless, no warning
+    ],
+)
+def test_windows_1251_feed_decodes(content_type: str, charset: str | None) -> None:
+    extracted = feed.parse(fetched("rss20-cp1251.xml", content_type, charset))
+
+    assert extracted.title == "Новости города"
+    assert [item.title for item in extracted.items] == ["Мост открыт после ремонта"]
+    assert extracted.items[0].summary == "Движение по мосту восстановлено."
+    assert extracted.warning is None
+
+
+def test_feedparser_gets_bytes_and_response_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real_parse = feedparser.parse
+
+    def spy(document: object, **kwargs: object) -> feedparser.FeedParserDict:
+        calls.append((document, kwargs))
+        return real_parse(document, **kwargs)
+
+    monkeypatch.setattr(feedparser, "parse", spy)
+    feed.parse(fetched("rss20.xml", "application/rss+xml", "utf-8", url="https://x.test/f"))
+
+    ((document, kwargs),) = calls
+    assert isinstance(document, bytes)
+    assert kwargs["response_headers"] == {
+        "content-location": "https://x.test/f",
+        "content-type": "application/rss+xml; charset=utf-8",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b"anything", "application/rss+xml", True),
+        (b"anything", "application/atom+xml", True),
+        (b"{}", "application/feed+json", True),
+        (b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- c -->\n<rss version="2.0">', "text/html", True),
+        (b'  <feed xmlns="http://www.w3.org/2005/Atom">', "text/plain", True),
+        (b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="x">', "application/xml", True),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', "application/json", True),
+        (b'<?xml version="1.0"?><urlset xmlns="sitemap"></urlset>', "application/xml", False),
+        (b'{"status": "ok", "items": []}', "application/json", False),
+        (b"<!DOCTYPE html><html><body><p>feed</p></body></html>", "text/html", False),
+        (b"", "text/html", False),
+    ],
+)
+def test_looks_like_feed(body: bytes, content_type: str, expected: bool) -> None:
+    assert feed.looks_like_feed(fetched(body, content_type)) is expected
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "invalid JSON"),
+        (b'{"version": "https://example.com/v1", "items": []}', "not a JSON Feed"),
+        (b'["https://jsonfeed.org/version/1.1"]', "not a JSON Feed"),
+        (b'{"version": "https://jsonfeed.org/version/1", "title": "No items"}', "no items"),
+    ],
+)
+def test_jsonfeed_errors(body: bytes, message: str) -> None:
+    with pytest.raises(ExtractError, match=message):
+        jsonfeed.parse(fetched(body, "application/feed+json"))
+
+
+def test_is_jsonfeed() -> None:
+    assert jsonfeed.is_jsonfeed((FEEDS / "jsonfeed10.json").read_bytes())
+    assert jsonfeed.is_jsonfeed((FEEDS / "jsonfeed11.json").read_bytes())  # escaped slashes
+    assert not jsonfeed.is_jsonfeed((FEEDS / "rss20.xml").read_bytes())
+    assert not jsonfeed.is_jsonfeed(b'["version", "https://jsonfeed.org/version/1"]')

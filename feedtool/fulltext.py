@@ -64,7 +64,7 @@ def extract_article(html: bytes, url: str, content_selector: str | None = None) 
         content = _absolutize(content, base) if content else None
     else:
         content = _main_content(tree, base)
-    return Article(content=content if content and content.strip() else None, published=published)
+    return Article(content=(content or "").strip() or None, published=published)
 
 
 def _decode(data: bytes) -> str:

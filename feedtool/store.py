@@ -164,9 +164,10 @@ class Store:
                 f"state database {self.path} is from a newer feedtool (schema {version})"
             )
         for number in range(version, len(MIGRATIONS)):
-            with self.transaction():
-                self.db.executescript(MIGRATIONS[number].replace("\n    ", "\n"))
-                self.db.execute(f"PRAGMA user_version = {number + 1}")
+            # executescript commits first, so the transaction must live inside the script
+            self.db.executescript(
+                f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

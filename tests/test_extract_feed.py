@@ -162,19 +162,24 @@ def test_malformed_feed_yields_items_with_a_one_line_warning() -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "content_type"),
+    ("body", "content_type", "message"),
     [
-        ("garbage.xml", "text/xml"),
+        ("garbage.xml", "text/xml", "not an RSS, Atom or JSON feed (<unknown>:"),
+        (b"<!DOCTYPE html><html><body>Hi</body></html>", "text/html", "not an RSS, Atom"),
+        (b"", "application/rss+xml", "not an RSS, Atom or JSON feed"),
         (
-            b"<!DOCTYPE html><html><head><title>Home</title></head><body>Hi</body></html>",
-            "text/html",
+            b'<rss version="2.0"><channel><title>a & b</title></channel></rss>',
+            "application/rss+xml",
+            "malformed feed with no items: <unknown>:",
         ),
-        (b"", "application/rss+xml"),
     ],
 )
-def test_nothing_recoverable_raises_one_line_error(body: bytes | str, content_type: str) -> None:
+def test_nothing_recoverable_raises_one_line_error(
+    body: bytes | str, content_type: str, message: str
+) -> None:
     with pytest.raises(ExtractError) as raised:
         feed.parse(fetched(body, content_type))
+    assert str(raised.value).startswith(message)
     assert "\n" not in str(raised.value)
 
 

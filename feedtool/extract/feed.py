@@ -64,10 +64,10 @@ def parse(fetched: Fetched) -> Extracted:
     )
     entries = list(parsed.entries)
     problem = _problem(parsed)
-    if not entries and problem:
-        raise ExtractError(f"not a usable feed: {problem}")
     if not entries and not parsed.get("version"):
-        raise ExtractError("not an RSS, Atom or JSON feed")
+        raise ExtractError("not an RSS, Atom or JSON feed" + (f" ({problem})" if problem else ""))
+    if not entries and problem:
+        raise ExtractError(f"malformed feed with no items: {problem}")
     return Extracted(
         items=tuple(_item(entry) for entry in entries),
         title=_str(parsed.feed.get("title")),

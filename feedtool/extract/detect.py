@@ -1,0 +1,653 @@
+"""Find the news items on a listing page without configured selectors.
+
+A listing is a run of look-alike blocks, each with one link to an article page, usually a date
+and a title of several words. Menus, "most read" boxes, tag clouds and footers repeat too, so
+every run of look-alike blocks is scored and only the best one is kept. Its markup is turned
+into selectors the user can pin ([sources.select]), so later runs stop depending on guesses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from statistics import fmean
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
+
+import soupsieve as sv
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+from feedtool.model import RawItem, Selectors
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Detection:
+    """What `detect` found, and selectors reproducing it (None when CSS cannot express it)."""
+
+    items: tuple[RawItem, ...]
+    selectors: Selectors | None
+
+
+def detect(soup: BeautifulSoup, base_url: str) -> Detection:
+    """Find the repeated blocks holding the page's news items, skipping menus and boxes.
+
+    `base_url` is the URL the page was served at: it tells article links (deeper than the
+    listing) from the listing itself, its pagination and its breadcrumbs.
+    """
+    return _Detector(soup, base_url).run()
+
+
+# --- vocabulary -------------------------------------------------------------------------------
+
+_EN_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_RU_MONTH = (
+    r"(?:январ[яь]|феврал[яь]|марта?|апрел[яь]|ма[яй]|июн[яь]|июл[яь]|августа?|сентябр[яь]"
+    r"|октябр[яь]|ноябр[яь]|декабр[яь]|янв|фев|апр|июн|июл|авг|сент|сен|окт|ноя|дек)(?![а-яё])"
+)
+_TIME = r"(?:,?\s*(?:в\s*)?\d{1,2}:\d{2}(?::\d{2})?)?"
+_DATE = re.compile(
+    r"(?<!\d)(?:"
+    r"\d{4}-\d{1,2}-\d{1,2}(?:[T\s]\d{1,2}:\d{2}(?::\d{2})?)?"
+    rf"|\d{{1,2}}[./-]\d{{1,2}}[./-](?:\d{{4}}|\d{{2}}){_TIME}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_EN_MONTH}\.?,?\s+\d{{4}}{_TIME}"
+    rf"|{_EN_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}{_TIME}"
+    rf"|\d{{1,2}}\s+{_RU_MONTH}\.?(?:\s+\d{{4}}(?:\s*г(?:ода|\.)?)?)?{_TIME}"
+    r")(?!\d)",
+    re.IGNORECASE,
+)
+_MAX_DATE_TEXT = 60  # longer strings are prose that happens to mention a date
+
+_HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_OFF_TAGS = frozenset({"nav", "header", "footer", "aside"})
+_OFF_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
+_OFF_NAMES = re.compile(
+    r"nav|menu|header|footer|sidebar|breadcrumb|pagination|pager|paging|popular|mostread"
+    r"|most[-_ ]?(?:read|viewed|commented)|related|share|social|tagcloud|tags?(?:$|[-_ ])"
+    r"|widget|banner|comment|subscribe|(?:^|[-_ ])(?:aside|side|ads?)(?:$|[-_ ])"
+)
+_BOX_TITLE = re.compile(
+    r"most\s+(?:read|viewed|popular|commented)|popular|trending|related|read\s+also|see\s+also"
+    r"|популярн|читаем|читайте\s+также|смотрите\s+также|похожие|по\s+теме|обсуждаем",
+    re.IGNORECASE,
+)
+_MAIN_NAMES = re.compile(r"(?:^|[-_ ])(?:main|content)(?:$|[-_ ])")
+_TITLE_HINT = re.compile(r"title|headline|heading", re.IGNORECASE)
+_SUMMARY_HINT = re.compile(
+    r"summary|preview|excerpt|teaser|lead|desc|anons|announce|intro|text|body|content|abstract",
+    re.IGNORECASE,
+)
+# Classes that differ between blocks of one list (ids, zebra stripes, states, BEM modifiers,
+# WordPress taxonomy) and so say nothing about the block's kind.
+_UNSTABLE_CLASS = re.compile(
+    r"\d|--|^(?:odd|even|first|last|active|current|selected|sticky|featured|new|clearfix|hentry)$"
+    r"|^(?:is|has|js|category|tag|format|status|type)-"
+)
+_SIMPLE_NAME = re.compile(r"[a-z][a-z0-9]*")
+_PAGE_QUERY = re.compile(r"pagen_\d+|page|paged|p|pg|start|offset|from", re.IGNORECASE)
+_PAGE_PATH = re.compile(r"/(?:page|p)/?\d+/?$", re.IGNORECASE)
+_SLUGGY = re.compile(r"[-_.\d]")
+
+_MIN_ITEMS = 3
+_MIN_SCORE = 1.0
+_OFF = 0.1  # factor for each sign that a block is navigation or a side box
+_WRAPPER_SHARE = 0.5  # an element holding this share of article links is layout, not a box
+_MAX_CHUNK_LEAD = 3  # siblings a flat item may have before its link (date, image, ...)
+
+
+def _text(element: Tag) -> str:
+    return " ".join(element.get_text(" ").split())
+
+
+def _classes(element: Tag) -> list[str]:
+    value = element.get("class")
+    return [value] if isinstance(value, str) else list(value or ())
+
+
+def _names(element: Tag) -> str:
+    """Classes and id, lower case, for matching words like "sidebar" or "content"."""
+    ident = element.get("id")
+    return " ".join([*_classes(element), ident if isinstance(ident, str) else ""]).lower()
+
+
+def _stable_classes(element: Tag) -> frozenset[str]:
+    return frozenset(c for c in _classes(element) if not _UNSTABLE_CLASS.search(c))
+
+
+def _inside(element: Tag, ancestor: Tag) -> bool:
+    return element is ancestor or any(parent is ancestor for parent in element.parents)
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Found:
+    """One item as read from one block, with the elements it came from."""
+
+    link: str
+    title: str
+    date: str | None
+    summary: Tag | None
+    anchor: Tag
+    title_el: Tag
+    date_el: Tag | None
+    date_attr: bool  # the date is the datetime attribute of <time>
+    quality: float  # how article-like the link is, 0..1
+    urls: int  # distinct article links in the block
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A run of look-alike blocks; a block is one element or a run of flat siblings."""
+
+    units: list[tuple[Tag, ...]]
+    members: list[Tag]  # every element of the signature, linked or not (for selector checks)
+    context: float
+    flat: bool
+
+
+class _Detector:
+    def __init__(self, soup: BeautifulSoup, base_url: str) -> None:
+        self.soup = soup
+        self.base = base_url
+        base = soup.find("base", href=True)
+        if isinstance(base, Tag) and isinstance(base.get("href"), str):
+            with contextlib.suppress(ValueError):
+                self.base = urljoin(base_url, str(base["href"]).strip())
+        page = urlsplit(base_url)
+        self.host = _bare_host(page.hostname or "")
+        self.path = page.path or "/"
+        last = self.path.rsplit("/", 1)[-1]
+        self.dir = self.path if not last else self.path + "/"
+        if "." in last:
+            self.dir = self.path[: -len(last)]
+        self._links: dict[str, tuple[str, float] | None] = {}
+        self._sigs: dict[int, str] = {}
+        self._contexts: dict[int, float] = {}
+        self.counts: dict[int, int] = {}
+        self.total = 0
+
+    def run(self) -> Detection:
+        best: tuple[float, _Candidate, list[_Found]] | None = None
+        for candidate in self._candidates():
+            found = self._evaluate(candidate)
+            score = self._score(found) * candidate.context
+            if best is None or score > best[0]:
+                best = (score, candidate, found)
+        if best is None or best[0] < _MIN_SCORE or len(best[2]) < _MIN_ITEMS:
+            return Detection(items=(), selectors=None)
+        _, candidate, found = best
+        items = tuple(
+            RawItem(
+                title=f.title,
+                link=f.link,
+                date=f.date,
+                summary=f.summary.decode_contents().strip() or None if f.summary else None,
+            )
+            for f in found
+        )
+        return Detection(items=items, selectors=_suggest(self.soup, self.base, candidate, found))
+
+    # links
+
+    def article(self, href: object) -> tuple[str, float] | None:
+        """The absolute link and how article-like it is; None for anything else."""
+        if not isinstance(href, str):
+            return None
+        if href not in self._links:
+            self._links[href] = self._classify(href)
+        return self._links[href]
+
+    def _classify(self, href: str) -> tuple[str, float] | None:
+        href = href.strip()
+        if not href or href.startswith("#"):
+            return None
+        try:
+            parts = urlsplit(urljoin(self.base, href))
+            host = _bare_host(parts.hostname or "")
+        except ValueError:
+            return None
+        if parts.scheme not in ("http", "https") or not host:
+            return None
+        if host == self.host:
+            site = 1.0
+        elif host.split(".")[-2:] == self.host.split(".")[-2:]:
+            site = 0.7
+        else:
+            return None
+        path = parts.path or "/"
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if any(_PAGE_QUERY.fullmatch(key) for key, _ in query) or _PAGE_PATH.search(path):
+            return None
+        if not query and (self.path.rstrip("/") + "/").startswith(path.rstrip("/") + "/"):
+            return None  # the listing itself or one of its breadcrumbs
+        segments = [s for s in path.split("/") if s]
+        if path.startswith(self.dir) and len(path) > len(self.dir):
+            depth = 1.0
+        elif path.rstrip("/") == self.path.rstrip("/"):
+            depth = 0.6  # the listing's script with an item id: detail.php?ID=5
+        elif len(segments) >= 2:
+            depth = 0.8
+        elif segments and _SLUGGY.search(segments[0]):
+            depth = 0.7
+        else:
+            depth = 0.3
+        return urlunsplit(parts._replace(fragment="")), depth * site
+
+    # candidates
+
+    def sig(self, element: Tag) -> str:
+        key = id(element)
+        if key not in self._sigs:
+            self._sigs[key] = ".".join([element.name, *sorted(_stable_classes(element))])
+        return self._sigs[key]
+
+    def _candidates(self) -> Iterator[_Candidate]:
+        root = self.soup.body or self.soup
+        parents: dict[int, Tag] = {}
+        for anchor in root.find_all("a", href=True):
+            if self.article(anchor.get("href")) is None:
+                continue
+            self.total += 1
+            for element in (anchor, *anchor.parents):
+                self.counts[id(element)] = self.counts.get(id(element), 0) + 1
+                if element is not anchor:
+                    parents.setdefault(id(element), element)
+        # Look-alike siblings are grouped per parent; parents that look alike under one
+        # grandparent (rows of a card grid) pool their blocks.
+        groups: dict[tuple[int, str, str, float], list[tuple[Tag, list[Tag]]]] = {}
+        for parent in parents.values():
+            if self.counts[id(parent)] < 2 or parent.name in ("html", "[document]"):
+                continue
+            kids = [kid for kid in parent.children if isinstance(kid, Tag)]
+            positions: dict[str, list[int]] = {}
+            for index, kid in enumerate(kids):
+                positions.setdefault(self.sig(kid), []).append(index)
+            for sig, where in positions.items():
+                linked = [i for i in where if self.counts.get(id(kids[i]))]
+                if not linked:
+                    continue
+                context = self.context(parent, sig)
+                key = (id(parent.parent), self.sig(parent), sig, context)
+                groups.setdefault(key, []).append((parent, [kids[i] for i in where]))
+                if len(linked) >= _MIN_ITEMS:
+                    yield from self._flat(kids, linked, context)
+        for (_, _, _, context), runs in groups.items():
+            members = [m for _, run in runs for m in run]
+            units = [(m,) for m in members if self.counts.get(id(m))]
+            if len(units) >= 2:
+                yield _Candidate(units=units, members=members, context=context, flat=False)
+
+    def _flat(self, kids: list[Tag], linked: list[int], context: float) -> Iterator[_Candidate]:
+        """Items with no wrapper of their own: runs of siblings such as date, link, date, link.
+
+        A run starts `lead` siblings before its link; every run must start with the same kind
+        of element, and the lead that puts a date into the most runs wins during scoring.
+        """
+        gaps = [b - a for a, b in pairwise(linked)]
+        if max(gaps) < 2:
+            return
+        for lead in range(min(min(gaps), linked[0] + 1, _MAX_CHUNK_LEAD + 1)):
+            starts = [i - lead for i in linked]
+            if len({self.sig(kids[s]) for s in starts}) != 1:
+                continue
+            ends = [*starts[1:], min(len(kids), starts[-1] + min(gaps))]
+            units = [tuple(kids[s:e]) for s, e in zip(starts, ends, strict=True)]
+            yield _Candidate(units=units, members=[], context=context, flat=True)
+
+    def context(self, parent: Tag, sig: str) -> float:
+        """How much a list looks like main content (>1) or navigation and side boxes (<1)."""
+        key = id(parent)
+        if key not in self._contexts:
+            factor, main = 1.0, False
+            for level, element in enumerate((parent, *parent.parents)):
+                if element.name in ("html", "body", "[document]"):
+                    break
+                role = element.get("role")
+                names = _names(element)
+                if element.name in _OFF_TAGS or role in _OFF_ROLES:
+                    factor *= _OFF
+                elif self.counts.get(id(element), 0) < _WRAPPER_SHARE * self.total:
+                    if _OFF_NAMES.search(names):
+                        factor *= _OFF
+                    if level < 3 and _box_title(element):
+                        factor *= _OFF
+                main = main or element.name == "main" or role == "main"
+                main = main or bool(_MAIN_NAMES.search(names) and not _OFF_NAMES.search(names))
+            self._contexts[key] = max(factor, _OFF**4) * (1.5 if main else 1.0)
+        off_members = _OFF_NAMES.search(sig.partition(".")[2].replace(".", " "))
+        return self._contexts[key] * (_OFF if off_members else 1.0)
+
+    # reading blocks
+
+    def _evaluate(self, candidate: _Candidate) -> list[_Found]:
+        found: list[_Found] = []
+        seen: set[str] = set()
+        for unit in candidate.units:
+            item = self._read(unit)
+            if item is not None and item.link not in seen:
+                seen.add(item.link)
+                found.append(item)
+        return found
+
+    def _score(self, found: list[_Found]) -> float:
+        if len(found) < 2:
+            return 0.0
+        dated = fmean(f.date is not None for f in found)
+        summarized = fmean(f.summary is not None for f in found)
+        wordy = fmean(min(1.0, max(len(f.title.split()) / 4, len(f.title) / 25)) for f in found)
+        single = fmean(1.0 if f.urls <= 2 else 2 / f.urls for f in found)
+        quality = fmean(f.quality for f in found)
+        return len(found) * quality * single * wordy * (0.5 + dated) * (1 + 0.2 * summarized)
+
+    def _read(self, unit: tuple[Tag, ...]) -> _Found | None:
+        links: dict[str, list[Tag]] = {}
+        quality: dict[str, float] = {}
+        for element in unit:
+            anchors = element.find_all("a", href=True)
+            for anchor in [element, *anchors] if element.name == "a" else anchors:
+                article = self.article(anchor.get("href"))
+                if article is not None:
+                    links.setdefault(article[0], []).append(anchor)
+                    quality[article[0]] = article[1]
+        if not links:
+            return None
+        date, date_el, date_attr = _find_date(unit)
+        heading = _first(unit, lambda e: e.name in _HEADINGS and bool(_text(e)))
+        if heading is None:
+            heading = _first(
+                unit,
+                lambda e: (
+                    bool(_TITLE_HINT.search(" ".join(_classes(e))))
+                    and not (date_el is not None and _inside(date_el, e))
+                    and 3 <= len(_text(e)) <= 300
+                ),
+            )
+        link = _link_of(heading, links) if heading is not None else None
+        if link is None:
+            link = max(links, key=lambda url: sum(len(_text(a)) for a in links[url]))
+        anchor = max(links[link], key=lambda a: len(_text(a)))
+        title_el = anchor
+        if heading is not None and (
+            _inside(anchor, heading)
+            or _inside(heading, anchor)
+            or len(_text(heading)) >= len(_text(anchor))
+        ):
+            title_el = heading
+        title = _text(title_el)
+        if date and date_el is not None and _inside(date_el, title_el) and date_el is not title_el:
+            title = " ".join(title.replace(date, " ").split()).strip(" -–—|:,")
+        if not title:
+            return None
+        return _Found(
+            link=link,
+            title=title,
+            date=date,
+            summary=_find_summary(unit, [title_el, anchor, date_el], title),
+            anchor=anchor,
+            title_el=title_el,
+            date_el=date_el,
+            date_attr=date_attr,
+            quality=quality[link],
+            urls=len(links),
+        )
+
+
+def _bare_host(host: str) -> str:
+    host = host.lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def _box_title(element: Tag) -> bool:
+    """Whether a heading just before the element names a side box ("Most read", "Популярное")."""
+    for sibling in element.find_previous_siblings(True, limit=2):
+        if sibling.name in _HEADINGS or _TITLE_HINT.search(_names(sibling)):
+            text = _text(sibling)
+            if len(text) <= 60 and _BOX_TITLE.search(text):
+                return True
+    return False
+
+
+def _descendants(unit: tuple[Tag, ...]) -> Iterator[Tag]:
+    for element in unit:
+        if len(unit) > 1:
+            yield element
+        yield from element.find_all(True)
+
+
+def _first(unit: tuple[Tag, ...], test: Callable[[Tag], bool]) -> Tag | None:
+    return next((e for e in _descendants(unit) if test(e)), None)
+
+
+def _link_of(heading: Tag, links: dict[str, list[Tag]]) -> str | None:
+    for url, anchors in links.items():
+        if any(_inside(a, heading) or _inside(heading, a) for a in anchors):
+            return url
+    return None
+
+
+def _find_date(unit: tuple[Tag, ...]) -> tuple[str | None, Tag | None, bool]:
+    """The block's date: <time> first, else the first short text that reads as a date.
+
+    Dates outside links and headings win over dates inside them (a title may mention one).
+    """
+    for element in unit:
+        for time in [element] if element.name == "time" else element.find_all("time"):
+            value = time.get("datetime")
+            if isinstance(value, str) and value.strip():
+                return value.strip(), time, True
+            match = _DATE.search(_text(time))
+            if match:
+                return match.group(0), time, False
+    fallback: tuple[str, Tag] | None = None
+    for element in unit:
+        for string in element.find_all(string=True):
+            if type(string) is not NavigableString:
+                continue  # comments, scripts, styles
+            stripped = string.strip()
+            if (
+                not stripped
+                or len(stripped) > _MAX_DATE_TEXT
+                or not any(map(str.isdigit, stripped))
+            ):
+                continue
+            holder = string.parent
+            match = _DATE.search(stripped)
+            for _ in range(2):  # a date split over elements: <span>23</span> <span>Dec 2024</span>
+                if match or holder is None or holder is element:
+                    break
+                holder = holder.parent
+                text = _text(holder) if holder is not None else ""
+                match = _DATE.search(text) if len(text) <= _MAX_DATE_TEXT else None
+            if not match or holder is None:
+                continue
+            in_title = any(p.name == "a" or p.name in _HEADINGS for p in (holder, *holder.parents))
+            if not in_title:
+                return match.group(0), holder, False
+            fallback = fallback or (match.group(0), holder)
+    if fallback:
+        return fallback[0], fallback[1], False
+    return None, None, False
+
+
+def _find_summary(unit: tuple[Tag, ...], exclude: list[Tag | None], title: str) -> Tag | None:
+    """A teaser: an element hinted by its class, else the first paragraph, besides the title."""
+    taken = [e for e in exclude if e is not None]
+    plain: Tag | None = None
+    for element in _descendants(unit):
+        if element.name not in ("p", "div", "section", "span", "dd"):
+            continue
+        if any(_inside(t, element) or _inside(element, t) for t in taken):
+            continue
+        hinted = bool(_SUMMARY_HINT.search(_names(element)))
+        if element.name == "span" and not hinted:
+            continue
+        text = _text(element)
+        if len(text) < 20 or text == title or _DATE.fullmatch(text):
+            continue
+        if hinted:
+            return element
+        if plain is None and element.name == "p":
+            plain = element
+    return plain
+
+
+# --- selectors --------------------------------------------------------------------------------
+
+
+def _suggest(
+    soup: BeautifulSoup, base: str, candidate: _Candidate, found: list[_Found]
+) -> Selectors | None:
+    """Selectors that reproduce the detection, each checked against the page."""
+    if candidate.flat:
+        return None
+    members = [_member(f, candidate) for f in found]
+    blocks = [m for m in members if m is not None]
+    if len(blocks) != len(found):
+        return None
+    item = _item_selector(soup, blocks, candidate.members)
+    if item is None:
+        return None
+
+    def href(element: Tag, f: _Found) -> bool:
+        value = element.get("href")
+        return isinstance(value, str) and urljoin(base, value.strip()).split("#")[0] == f.link
+
+    title = _relative(blocks, [f.title_el for f in found], lambda e, f: _text(e) == f.title, found)
+    link = _relative(blocks, [f.anchor for f in found], href, found, allow_self=True)
+    if title is None or link is None:
+        return None
+    date = None
+    dated = [(b, f) for b, f in zip(blocks, found, strict=True) if f.date_el is not None]
+    if dated and len({f.date_attr for _, f in dated}) == 1:
+        date = _relative(
+            [b for b, _ in dated],
+            [f.date_el for _, f in dated if f.date_el is not None],
+            lambda e, f: _date_of(e, f.date_attr) == f.date,
+            [f for _, f in dated],
+        )
+        if date is not None and dated[0][1].date_attr:
+            date += "@datetime"
+    summarized = [(b, f) for b, f in zip(blocks, found, strict=True) if f.summary is not None]
+    summary = None
+    if summarized:
+        summary = _relative(
+            [b for b, _ in summarized],
+            [f.summary for _, f in summarized if f.summary is not None],
+            lambda e, f: e is f.summary,
+            [f for _, f in summarized],
+        )
+    return Selectors(item=item, title=title, link=f"{link}@href", date=date, summary=summary)
+
+
+def _member(f: _Found, candidate: _Candidate) -> Tag | None:
+    ids = {id(m) for m in candidate.members}
+    for element in (f.anchor, *f.anchor.parents):
+        if id(element) in ids:
+            return element
+    return None
+
+
+def _date_of(element: Tag, attr: bool) -> str | None:
+    if attr:
+        value = element.get("datetime")
+        return value.strip() if isinstance(value, str) else None
+    match = _DATE.search(_text(element))
+    return match.group(0) if match else None
+
+
+def _simple(elements: Sequence[Tag]) -> str | None:
+    """tag.class.class shared by all the elements, or None when their tags differ."""
+    name = elements[0].name
+    if not _SIMPLE_NAME.fullmatch(name) or any(e.name != name for e in elements):
+        return None
+    shared = frozenset.intersection(*(_stable_classes(e) for e in elements))
+    return name + "".join("." + sv.escape(c) for c in sorted(shared))
+
+
+def _item_selector(soup: BeautifulSoup, blocks: list[Tag], members: list[Tag]) -> str | None:
+    """The shortest ancestor chain that selects all found blocks and only same-kind siblings."""
+    wanted = {id(b) for b in blocks}
+    allowed = {id(m) for m in members}
+    level = blocks
+    chain: list[str] = []
+    anchor: str | None = None
+    for _ in range(6):
+        part = _simple(level)
+        if part is None:
+            return None
+        chain.insert(0, part)
+        tries = [" > ".join(chain)]
+        if anchor is None:
+            shared = level[0].parent
+            if shared is not None and all(e.parent is shared for e in level):
+                anchor = _id_selector(shared)
+        if anchor is not None:
+            tries.append(f"{anchor} {' > '.join(chain)}")
+        for css in tries:
+            selected = {id(e) for e in sv.select(css, soup)}
+            if wanted <= selected <= allowed:
+                return css
+        parents = [e.parent for e in level]
+        if any(p is None or p.name in ("html", "[document]") for p in parents):
+            return None
+        level = [p for p in parents if p is not None]
+    return None
+
+
+def _id_selector(element: Tag) -> str | None:
+    ident = element.get("id")
+    if isinstance(ident, str) and ident and not re.search(r"\d{3}", ident):
+        return "#" + sv.escape(ident)
+    return None
+
+
+def _relative(
+    blocks: list[Tag],
+    targets: list[Tag],
+    same: Callable[[Tag, _Found], bool],
+    found: list[_Found],
+    *,
+    allow_self: bool = False,
+) -> str | None:
+    """A selector that, from each block, finds an element giving the same value as its target.
+
+    "" stands for the block itself (link only: feedtool reads "@href" of the item).
+    """
+    if any(t is b for t, b in zip(targets, blocks, strict=True)):
+        if allow_self and all(t is b for t, b in zip(targets, blocks, strict=True)):
+            return ""
+        return None
+    paths = [[t, *_until(t, b)] for t, b in zip(targets, blocks, strict=True)]
+    chain: list[str] = []
+    for depth in range(min(len(p) for p in paths)):
+        part = _simple([p[depth] for p in paths])
+        if part is None:
+            return None
+        tries = [part] if depth else [part, part.split(".", 1)[0]]
+        for css in (" > ".join([p, *chain]) for p in tries):
+            compiled = sv.compile(css)
+            if all(
+                (hit := compiled.select_one(b)) is not None and same(hit, f)
+                for b, f in zip(blocks, found, strict=True)
+            ):
+                return css
+        chain.insert(0, part)
+        if depth >= 2:
+            break
+    return None
+
+
+def _until(element: Tag, block: Tag) -> list[Tag]:
+    """The element's ancestors below the block."""
+    out: list[Tag] = []
+    for parent in element.parents:
+        if parent is block:
+            return out
+        out.append(parent)
+    return out

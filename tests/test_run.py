@@ -1,0 +1,185 @@
+"""`feedtool run` end to end against a real local web site."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from feedtool.cli import main
+from tests.conftest import Site, html_source, listing, news_items, write_config
+from tests.feedcheck import assert_valid_atom, parse_clean
+
+SUFFIXES = (".atom.xml", ".rss.xml", ".json")
+
+
+def feeds(tmp_path: Path, source_id: str) -> dict[str, bytes]:
+    return {s: (tmp_path / "public" / f"{source_id}{s}").read_bytes() for s in SUFFIXES}
+
+
+def run(config: Path, *args: str) -> int:
+    return main(["--config", str(config), "run", "--force", *args])
+
+
+@pytest.fixture
+def news(site: Site, tmp_path: Path) -> Path:
+    """One source over a 12-item listing with a second page the source does not ask for."""
+    site.page("/news/", listing(news_items(12), next_page="/news/?PAGEN_1=2"))
+    site.page("/news/?PAGEN_1=2", listing(news_items(5, start=12)))
+    return write_config(tmp_path, html_source("news", site.url + "/news/"))
+
+
+def test_listing_becomes_three_valid_feeds_with_twelve_entries(
+    news: Path, site: Site, tmp_path: Path
+) -> None:
+    assert run(news) == 0
+
+    docs = feeds(tmp_path, "news")
+    assert_valid_atom(docs[".atom.xml"])
+    for suffix in (".atom.xml", ".rss.xml"):
+        parsed = parse_clean(docs[suffix])
+        assert len(parsed.entries) == 12
+        assert [e.title for e in parsed.entries] == [f"News item number {i}" for i in range(12)]
+        assert [e.link for e in parsed.entries] == [
+            f"{site.url}/news/news_odkb/item-{i}/" for i in range(12)
+        ]
+        assert parsed.entries[0].published_parsed[:3] == (2024, 12, 28)
+        assert parsed.entries[11].published_parsed[:3] == (2024, 12, 17)
+        assert "<b>News item number 0</b>" in parsed.entries[0].summary
+    jsonfeed = json.loads(docs[".json"])
+    assert jsonfeed["version"] == "https://jsonfeed.org/version/1.1"
+    assert len(jsonfeed["items"]) == 12
+    assert jsonfeed["items"][0]["date_published"].startswith("2024-12-28T00:00:00")
+    assert site.hits("/news/?PAGEN_1=2") == []  # max_pages defaults to 1
+
+
+def test_second_run_adds_nothing_and_rewrites_nothing(news: Path, tmp_path: Path) -> None:
+    assert run(news) == 0
+    paths = [tmp_path / "public" / f"news{s}" for s in SUFFIXES]
+    before = {p: p.read_bytes() for p in paths}
+    for p in paths:
+        os.utime(p, ns=(1_000_000_000, 1_000_000_000))
+
+    assert run(news) == 0
+
+    for p in paths:
+        assert p.read_bytes() == before[p]
+        assert p.stat().st_mtime_ns == 1_000_000_000
+
+
+def test_unconditional_refetch_of_unchanged_page_rewrites_nothing(
+    site: Site, tmp_path: Path
+) -> None:
+    site.page("/news/", listing(news_items(12)), etag=False)
+    config = write_config(tmp_path, html_source("news", site.url + "/news/"))
+    assert run(config) == 0
+    before = feeds(tmp_path, "news")
+    assert run(config) == 0
+    assert feeds(tmp_path, "news") == before
+
+
+def test_a_new_item_on_the_page_is_exactly_one_new_entry(
+    news: Path, site: Site, tmp_path: Path
+) -> None:
+    assert run(news) == 0
+    fresh = [("29.12.2024", "Fresh news", "/news/news_odkb/fresh/")]
+    site.page("/news/", listing(fresh + news_items(12)))
+
+    assert run(news) == 0
+
+    entries = parse_clean(feeds(tmp_path, "news")[".atom.xml"]).entries
+    assert len(entries) == 13
+    assert entries[0].title == "Fresh news"
+    assert len({e.id for e in entries}) == 13
+    row = capture_status(news).splitlines()[1].split()
+    assert (row[0], row[1], row[-2], row[-1]) == ("news", "ok", "13", "1")  # items, new
+
+
+def capture_status(config: Path) -> str:
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--config", str(config), "status"]) == 0
+    return out.getvalue()
+
+
+def test_304_short_circuits_the_run(news: Path, site: Site, tmp_path: Path) -> None:
+    assert run(news) == 0
+    atom = tmp_path / "public" / "news.atom.xml"
+    os.utime(atom, ns=(1_000_000_000, 1_000_000_000))
+
+    assert run(news) == 0
+
+    second = site.hits("/news/")[1]
+    assert second["If-None-Match"]
+    assert atom.stat().st_mtime_ns == 1_000_000_000
+
+
+def test_failing_source_exits_1_and_the_good_one_is_published(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.page("/news/", listing(news_items(3)))
+    config = write_config(
+        tmp_path,
+        html_source("good", site.url + "/news/") + html_source("gone", site.url + "/missing/"),
+    )
+
+    assert run(config) == 1
+
+    assert len(parse_clean(feeds(tmp_path, "good")[".atom.xml"]).entries) == 3
+    assert not (tmp_path / "public" / "gone.atom.xml").exists()
+    err = capsys.readouterr().err
+    assert "gone" in err and "HTTP 404" in err
+    assert "Traceback" not in err
+
+
+def test_selectors_that_stop_matching_keep_the_last_good_feed(
+    news: Path, site: Site, tmp_path: Path
+) -> None:
+    assert run(news) == 0
+    before = feeds(tmp_path, "news")
+    site.page("/news/", "<html><body><p>We moved our news.</p></body></html>")
+
+    assert run(news) == 1
+
+    assert feeds(tmp_path, "news") == before
+    assert "no items found" in capture_status(news)
+
+
+def test_a_changed_title_updates_the_entry_without_a_duplicate(
+    news: Path, site: Site, tmp_path: Path
+) -> None:
+    assert run(news) == 0
+    items = news_items(12)
+    items[3] = (items[3][0], "A corrected headline", items[3][2])
+    site.page("/news/", listing(items))
+
+    assert run(news) == 0
+
+    entries = parse_clean(feeds(tmp_path, "news")[".atom.xml"]).entries
+    assert len(entries) == 12
+    assert entries[3].title == "A corrected headline"
+    assert entries[3].updated_parsed > entries[3].published_parsed
+
+
+def test_second_page_is_read_when_asked(site: Site, tmp_path: Path) -> None:
+    site.page("/news/", listing(news_items(12), next_page="/news/?PAGEN_1=2"))
+    site.page("/news/?PAGEN_1=2", listing(news_items(5, start=12)))
+    config = write_config(
+        tmp_path, html_source("news", site.url + "/news/", "paginate = { max_pages = 2 }")
+    )
+    assert run(config) == 0
+    assert len(parse_clean(feeds(tmp_path, "news")[".atom.xml"]).entries) == 17
+
+
+def test_runs_from_another_directory_resolve_dirs_against_the_config(
+    news: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir("/")
+    assert run(news) == 0
+    assert (tmp_path / "state" / "feedtool.sqlite3").exists()
+    assert (tmp_path / "public" / "news.atom.xml").exists()

@@ -165,8 +165,9 @@ class Store:
             )
         for number in range(version, len(MIGRATIONS)):
             # executescript commits first, so the transaction must live inside the script
+            script = MIGRATIONS[number]
             self.db.executescript(
-                f"BEGIN IMMEDIATE; {MIGRATIONS[number]}; PRAGMA user_version = {number + 1}; COMMIT;"
+                f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number + 1}; COMMIT;"
             )
 
     @contextmanager

@@ -133,7 +133,8 @@ def test_failing_source_exits_1_and_the_good_one_is_published(
     assert len(parse_clean(feeds(tmp_path, "good")[".atom.xml"]).entries) == 3
     assert not (tmp_path / "public" / "gone.atom.xml").exists()
     err = capsys.readouterr().err
-    assert "gone" in err and "HTTP 404" in err
+    assert "gone" in err
+    assert "HTTP 404" in err
     assert "Traceback" not in err
 
 

@@ -19,7 +19,7 @@ from feedtool.errors import ExtractError
 from feedtool.extract import jsonfeed
 from feedtool.model import Extracted, Fetched, RawItem
 
-FEED_TYPES = frozenset(
+_FEED_TYPES = frozenset(
     {
         "application/rss+xml",
         "application/atom+xml",
@@ -42,7 +42,7 @@ def looks_like_feed(fetched: Fetched) -> bool:
     Generic types (application/xml, text/xml, application/json) and mislabelled feeds are sniffed,
     since sitemaps, XHTML and JSON APIs share them.
     """
-    if fetched.content_type in FEED_TYPES:
+    if fetched.content_type in _FEED_TYPES:
         return True
     start = fetched.body[:_SNIFF_BYTES].removeprefix(b"\xef\xbb\xbf")
     return _FEED_ROOT.match(start) is not None or jsonfeed.is_jsonfeed(fetched.body)

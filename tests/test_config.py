@@ -1,0 +1,149 @@
+"""Config mistakes: each is one line naming file, source and key, and exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feedtool import config
+from feedtool.cli import main
+from feedtool.errors import ConfigError
+
+GOOD_SOURCE = """
+[[sources]]
+id = "csto-news"
+url = "https://en.odkb-csto.org/news/"
+"""
+
+
+def check_error(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> str:
+    path = tmp_path / "feedtool.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["--config", str(path), "run"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"feedtool: error: {path}: ")
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD_SOURCE + "colour = 'red'\n", "sources[0] (csto-news).colour: unknown key"),
+        ("[settings]\nmax_itmes = 5\n" + GOOD_SOURCE, "settings.max_itmes: unknown key"),
+        (GOOD_SOURCE + "interval = 30\ntitle = 5\n", "title: expected a string, got an integer"),
+        (GOOD_SOURCE + GOOD_SOURCE, "sources[1] (csto-news).id: duplicate source id"),
+        ('[[sources]]\nid = "CSTO News"\nurl = "https://x.org/"\n', "sources[0].id: invalid id"),
+        (GOOD_SOURCE + 'interval = "5x"\n', "interval: invalid interval '5x'"),
+        (GOOD_SOURCE + "[sources.select]\nitem = 'div[[x'\n", "select.item: invalid CSS"),
+        (
+            GOOD_SOURCE + "[sources.select]\nitem = '.i'\nlink = '.title'\n",
+            "select.link: '.title' is not a link",
+        ),
+        (GOOD_SOURCE + "[sources.select]\ntitle = 'h2'\n", "select.item: missing (required)"),
+        ('[[sources]]\nid = "a"\nurl = "ftp://x.org/"\n', "sources[0] (a).url: expected an http"),
+        (GOOD_SOURCE + 'type = "rss"\n', "type: expected one of html, feed, auto"),
+        (GOOD_SOURCE + "include = ['(unclosed']\n", "include[0]: invalid regular expression"),
+        ("[settings]\nmax_items = 0\n" + GOOD_SOURCE, "settings.max_items: must be at least 1"),
+        ("[settings]\n", "sources: no [[sources]] defined"),
+        ("this is not toml", "invalid TOML"),
+        (
+            GOOD_SOURCE + '[[notify]]\nurl = "json://h/"\nsources = ["nope"]\n',
+            "notify[0].sources: no source with id 'nope'",
+        ),
+        (
+            GOOD_SOURCE + '[[notify]]\nurl = "json://h/"\nbody_template = "{titel}"\n',
+            "notify[0].body_template: unknown field {titel}",
+        ),
+        (
+            GOOD_SOURCE + '[[notify]]\nurl = "ntfys://${FEEDTOOL_TEST_UNSET}@ntfy.sh/t"\n',
+            "notify[0].url: environment variable FEEDTOOL_TEST_UNSET is not set",
+        ),
+        (GOOD_SOURCE + "[sources.select]\nitem = '.i'\ndate = 'time@'\n", "invalid attribute"),
+    ],
+)
+def test_config_mistake_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    assert expected in check_error(tmp_path, text, capsys)
+
+
+def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--config", str(tmp_path / "nope.toml"), "status"]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_unknown_source_on_the_command_line_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "feedtool.toml"
+    path.write_text(GOOD_SOURCE)
+    assert main(["--config", str(path), "run", "--source", "other"]) == 2
+    assert "no source with id 'other'" in capsys.readouterr().err
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["frobnicate"]) == 2
+    assert capsys.readouterr().err.startswith("feedtool: error: argument COMMAND")
+
+
+def test_a_good_config_is_typed_and_resolved_against_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NTFY_TOKEN", "s3cret")
+    path = tmp_path / "conf" / "feedtool.toml"
+    path.parent.mkdir()
+    path.write_text(
+        GOOD_SOURCE
+        + """interval = "1h30m"
+identity = "title+date"
+[sources.select]
+item = ".news-item"
+link = "a"
+date = "time@datetime"
+[sources.paginate]
+max_pages = 3
+[[notify]]
+url = "ntfys://${NTFY_TOKEN}@ntfy.sh/news"
+digest = true
+"""
+    )
+    cfg = config.load(path)
+    assert cfg.settings.state_dir == path.parent / "state"
+    assert cfg.settings.output_dir == path.parent / "public"
+    source = cfg.sources[0]
+    assert (source.interval, source.identity, source.type) == (5400, "title+date", "auto")
+    assert source.select is not None
+    assert source.select.link == "a"
+    assert source.paginate.max_pages == 3
+    assert cfg.notify[0].url == "ntfys://s3cret@ntfy.sh/news"
+    assert cfg.notify[0].wants("csto-news")
+
+
+def test_config_path_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEEDTOOL_CONFIG", "/etc/feedtool/feedtool.toml")
+    assert config.resolve_path(None) == Path("/etc/feedtool/feedtool.toml")
+    assert config.resolve_path("x.toml") == Path("x.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30m", 1800), ("2h", 7200), ("1d", 86400), ("45s", 45), (90, 90)]
+)
+def test_intervals(text: str | int, seconds: int) -> None:
+    assert config.parse_interval(text, "interval") == seconds
+
+
+def test_readme_example_config_is_valid(tmp_path: Path) -> None:
+    """The README's full example must load: documentation that lies is a bug."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```toml\n") + len("```toml\n")
+    example = readme[start : readme.index("```", start)]
+    path = tmp_path / "feedtool.toml"
+    path.write_text(example, encoding="utf-8")
+    try:
+        cfg = config.load(path)
+    except ConfigError as e:
+        pytest.fail(str(e))
+    assert cfg.sources

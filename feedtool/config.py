@@ -208,6 +208,7 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
         timeout=t.get("timeout", float, 20.0),
         max_bytes=t.positive("max_bytes", 10 * 1024 * 1024),
         retries=t.get("retries", int, 2),
+        host_delay=t.get("host_delay", float, 1.0),
         remind_every=t.interval("remind_every", 86400),
         notify_max_age=t.interval("notify_max_age", 7 * 86400),
     )
@@ -215,6 +216,8 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
         raise _Problem(t.at("timeout"), "must be positive")
     if settings.retries < 0:
         raise _Problem(t.at("retries"), "must not be negative")
+    if settings.host_delay < 0:
+        raise _Problem(t.at("host_delay"), "must not be negative")
     t.done()
     return settings
 

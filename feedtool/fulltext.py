@@ -11,12 +11,17 @@ from __future__ import annotations
 import codecs
 import html as html_lib
 import json
+import logging
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from math import inf
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import htmldate
 import lxml.etree
@@ -26,7 +31,12 @@ import trafilatura
 from bs4 import BeautifulSoup
 from bs4.dammit import EncodingDetector
 
-from feedtool.errors import ExtractError
+from feedtool import normalize
+from feedtool.errors import ExtractError, FeedtoolError
+from feedtool.fetch import Fetcher
+from feedtool.model import Fetched, Item, NotModified
+
+logger = logging.getLogger(__name__)
 
 # Article pages are rarely over 1 MB; the cap keeps a pathological page from stalling a run.
 MAX_HTML_BYTES = 4 * 1024 * 1024
@@ -210,3 +220,66 @@ def _parse_date(value: str) -> datetime | None:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+class _HostPacer:
+    """Spaces requests to one host by `delay` seconds; different hosts go in parallel."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self._locks: dict[str, threading.Lock] = {}
+        self._last: dict[str, float] = {}
+        self._guard = threading.Lock()
+
+    def fetch(self, fetcher: Fetcher, url: str) -> Fetched | NotModified:
+        host = urlsplit(url).netloc
+        with self._guard:
+            lock = self._locks.setdefault(host, threading.Lock())
+        with lock:
+            wait = self._last.get(host, -inf) + self.delay - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                return fetcher.get(url)
+            finally:
+                self._last[host] = time.monotonic()
+
+
+def enrich(
+    items: Sequence[Item],
+    *,
+    new_keys: set[str],
+    fetcher: Fetcher,
+    content_selector: str | None = None,
+    delay: float = 1.0,
+    workers: int = 4,
+) -> tuple[Item, ...]:
+    """Add the article body (and a missing date) to the items whose key is in `new_keys`.
+
+    Only new items: fetching every article on every run would hammer the site. A page that
+    cannot be fetched or read leaves its item as it was; the listing's data still stands.
+    """
+    pacer = _HostPacer(delay)
+
+    def article_of(item: Item) -> Item:
+        assert item.link is not None
+        try:
+            fetched = pacer.fetch(fetcher, item.link)
+            if not isinstance(fetched, Fetched):
+                return item
+            article = extract_article(fetched.body, fetched.url, content_selector)
+        except FeedtoolError as e:
+            logger.warning("%s: full text not fetched: %s", item.link, e)
+            return item
+        content = normalize.sanitize_html(article.content, fetched.url)
+        if item.date_inferred and article.published is not None:
+            item = replace(item, published=article.published, date_inferred=False)
+        return replace(item, content=content or item.content)
+
+    chosen = [i for i, item in enumerate(items) if item.key in new_keys and item.link]
+    result = list(items)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        enriched = pool.map(article_of, [items[i] for i in chosen])
+        for index, item in zip(chosen, enriched, strict=True):
+            result[index] = item
+    return tuple(result)

@@ -81,6 +81,7 @@ class Settings:
     timeout: float = 20.0
     max_bytes: int = 10 * 1024 * 1024
     retries: int = 2
+    host_delay: float = 1.0  # seconds between full-text requests to one host
     remind_every: int = 86400  # seconds between "still broken" reminders
     notify_max_age: int = 7 * 86400  # seconds a failing notification is retried before dropped
 

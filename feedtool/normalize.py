@@ -212,6 +212,7 @@ def _dateparser(text: str, today: date) -> datetime | None:
             "PREFER_DATES_FROM": "past",
             "RELATIVE_BASE": relative_base,
             "RETURN_AS_TIMEZONE_AWARE": False,
+            "TIMEZONE": "UTC",  # text without an offset is UTC, whatever the machine's zone
             "TO_TIMEZONE": "UTC",
         },
     )
@@ -243,7 +244,7 @@ def item(
     if not title or (require_link and link is None):
         return None
     date_format = source.select.date_format if source.select else None
-    published = raw.published or parse_date(raw.date, now, date_format)
+    published = raw.published or raw.updated or parse_date(raw.date, now, date_format)
     if published and published > now + timedelta(days=1):
         published = None  # a typo on the page must not pin an item to the top for a year
     return Item(

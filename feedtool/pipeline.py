@@ -95,7 +95,9 @@ def _check(
         return SourceResult(source_id=source.id, status=Status.NOT_MODIFIED)
     harvest = _harvest(source, first, store=store, fetcher=fetcher, now=now)
     if source.fulltext:
-        harvest = replace(harvest, items=_with_fulltext(source, harvest.items, store, fetcher))
+        harvest = replace(
+            harvest, items=_with_fulltext(source, harvest.items, store, fetcher, settings)
+        )
     changes = store.apply(
         source,
         harvest.items,
@@ -173,12 +175,19 @@ def _normalize(source: Source, raw: RawItem, page_url: str, now: datetime) -> It
 
 
 def _with_fulltext(
-    source: Source, items: tuple[Item, ...], store: Store, fetcher: Fetcher
+    source: Source, items: tuple[Item, ...], store: Store, fetcher: Fetcher, settings: Settings
 ) -> tuple[Item, ...]:
     from feedtool.fulltext import enrich
 
-    known = store.known_keys(source.id, [item.key for item in items])
-    return enrich(source, items, known=known, fetcher=fetcher)
+    keys = [item.key for item in items]
+    new_keys = set(keys) - store.known_keys(source.id, keys)
+    return enrich(
+        items,
+        new_keys=new_keys,
+        fetcher=fetcher,
+        content_selector=source.select.content if source.select else None,
+        delay=settings.host_delay,
+    )
 
 
 def _published(source: Source, settings: Settings) -> bool:

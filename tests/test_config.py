@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -135,11 +136,13 @@ def test_intervals(text: str | int, seconds: int) -> None:
     assert config.parse_interval(text, "interval") == seconds
 
 
-def test_readme_example_config_is_valid(tmp_path: Path) -> None:
+def test_readme_example_config_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's full example must load: documentation that lies is a bug."""
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     start = readme.index("```toml\n") + len("```toml\n")
     example = readme[start : readme.index("```", start)]
+    for name in re.findall(r"\$\{(\w+)\}", example):
+        monkeypatch.setenv(name, "secret")
     path = tmp_path / "feedtool.toml"
     path.write_text(example, encoding="utf-8")
     try:

@@ -368,10 +368,10 @@ class _Detector:
                     and 3 <= len(_text(e)) <= 300
                 ),
             )
-        link = _link_of(heading, links) if heading is not None else None
-        if link is None:
+        link, anchor = _link_of(heading, links) if heading is not None else (None, None)
+        if link is None or anchor is None:
             link = max(links, key=lambda url: sum(len(_text(a)) for a in links[url]))
-        anchor = max(links[link], key=lambda a: len(_text(a)))
+            anchor = max(links[link], key=lambda a: len(_text(a)))
         title_el = anchor
         if heading is not None and (
             _inside(anchor, heading)
@@ -424,11 +424,13 @@ def _first(unit: tuple[Tag, ...], test: Callable[[Tag], bool]) -> Tag | None:
     return next((e for e in _descendants(unit) if test(e)), None)
 
 
-def _link_of(heading: Tag, links: dict[str, list[Tag]]) -> str | None:
+def _link_of(heading: Tag, links: dict[str, list[Tag]]) -> tuple[str | None, Tag | None]:
+    """The article link in (or around) the heading."""
     for url, anchors in links.items():
-        if any(_inside(a, heading) or _inside(heading, a) for a in anchors):
-            return url
-    return None
+        for anchor in anchors:
+            if _inside(anchor, heading) or _inside(heading, anchor):
+                return url, anchor
+    return None, None
 
 
 def _find_date(unit: tuple[Tag, ...]) -> tuple[str | None, Tag | None, bool]:

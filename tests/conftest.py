@@ -21,6 +21,8 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     etag: bool = True  # answer If-None-Match with 304 when the body is unchanged
     gzip: bool = False
+    content_length: bool = True  # False: no Content-Length, the body ends when the socket closes
+    fail_first: int = 0  # answer the first N requests to this path with 503
 
 
 class Site:
@@ -37,8 +39,12 @@ class Site:
                 with site._lock:
                     site.requests.append((self.path, dict(self.headers)))
                     response = site.routes.get(self.path)
+                    attempt = len(site.hits(self.path))
                 if response is None:
                     self.send_error(404, "Not Found")
+                    return
+                if attempt <= response.fail_first:
+                    self.send_error(503, "Service Unavailable")
                     return
                 body = response.body
                 etag = '"' + hashlib.md5(body).hexdigest() + '"'
@@ -57,7 +63,8 @@ class Site:
                     self.send_header("Content-Encoding", "gzip")
                 for name, value in response.headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
+                if response.content_length:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 

@@ -1,0 +1,242 @@
+"""Fetching against a real local web site, and decoding what comes back."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+import zlib
+
+import pytest
+
+from feedtool import __version__
+from feedtool.errors import ExtractError, FetchError
+from feedtool.extract.html import Page, decode
+from feedtool.fetch import Fetcher
+from feedtool.model import Fetched, NotModified, Validators
+from tests.conftest import Site
+
+RUSSIAN_TITLE = "Новости Организации Договора о коллективной безопасности"
+
+
+def fetcher(retries: int = 0, **kwargs: float) -> Fetcher:
+    return Fetcher(retries=retries, backoff=0.01, **kwargs)  # type: ignore[arg-type]
+
+
+def fetched(result: Fetched | NotModified) -> Fetched:
+    assert isinstance(result, Fetched), result
+    return result
+
+
+def russian_page(meta: str = "") -> bytes:
+    """A realistic windows-1251 listing page; `meta` goes into <head>."""
+    rows = "\n".join(
+        f'<li><span class="date">{day}.12.2024</span> <a href="/ru/news/{day}/">{headline}</a></li>'
+        for day, headline in [
+            (23, "Совет министров иностранных дел утвердил план консультаций на 2025 год"),
+            (20, "Состоялось заседание Комитета секретарей советов безопасности"),
+            (18, "Завершился заключительный этап совместного учения «Взаимодействие»"),
+            (11, "Генеральный секретарь дал интервью информационному агентству"),
+        ]
+    )
+    return (
+        f"<!DOCTYPE html>\n<html><head>{meta}<title>{RUSSIAN_TITLE}</title></head>\n"
+        f"<body><h1>Главные новости</h1><ul class='news'>{rows}</ul>"
+        f"<footer>Секретариат. Все права защищены.</footer></body></html>"
+    ).encode("windows-1251")
+
+
+def png_bytes() -> bytes:
+    """A valid 1x1 PNG image."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", pixels)
+        + chunk(b"IEND", b"")
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- requests ----------------------------------------------------------------------------------
+
+
+def test_user_agent_names_feedtool_its_version_and_a_url(site: Site) -> None:
+    url = site.page("/news/", "<html><title>x</title></html>")
+    with fetcher() as f:
+        f.get(url)
+    user_agent = site.hits("/news/")[0]["User-Agent"]
+    assert user_agent.startswith(f"feedtool/{__version__} (+https://")
+    assert user_agent.endswith(")")
+
+
+def test_gzip_body_comes_out_decoded(site: Site) -> None:
+    text = "<html><body>" + "Compressible news text. " * 500 + "</body></html>"
+    url = site.page("/news/", text, gzip=True)
+    with fetcher() as f:
+        result = fetched(f.get(url))
+    assert result.body == text.encode()
+    assert site.hits("/news/")[0]["Accept-Encoding"].count("gzip") == 1
+
+
+def test_content_type_and_charset_are_parsed(site: Site) -> None:
+    url = site.page("/feed", "<rss/>", content_type='Application/RSS+XML; Charset="Windows-1251"')
+    with fetcher() as f:
+        result = fetched(f.get(url))
+    assert result.content_type == "application/rss+xml"
+    assert result.charset == "Windows-1251"
+    assert result.status == 200
+
+
+def test_missing_charset_is_none(site: Site) -> None:
+    url = site.page("/news/", "<html></html>", content_type="text/html")
+    with fetcher() as f:
+        result = fetched(f.get(url))
+    assert (result.content_type, result.charset) == ("text/html", None)
+
+
+# --- size cap ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content_length", [True, False], ids=["declared", "undeclared"])
+def test_body_over_max_bytes_aborts(site: Site, content_length: bool) -> None:
+    url = site.page("/big", b"x" * 5000, content_length=content_length)
+    with fetcher(max_bytes=1000) as f, pytest.raises(FetchError, match="response larger than"):
+        f.get(url)
+    assert len(site.hits("/big")) == 1  # too big is final, not retried
+
+
+def test_gzip_body_is_capped_by_its_decoded_size(site: Site) -> None:
+    bomb = b"0" * 200_000  # compresses to a few hundred bytes
+    url = site.page("/bomb", bomb, gzip=True)
+    with fetcher(max_bytes=100_000) as f, pytest.raises(FetchError, match="response larger than"):
+        f.get(url)
+
+
+def test_body_exactly_at_max_bytes_is_accepted(site: Site) -> None:
+    url = site.page("/exact", b"y" * 1000, content_length=False)
+    with fetcher(max_bytes=1000) as f:
+        assert fetched(f.get(url)).body == b"y" * 1000
+
+
+# --- errors and retries ------------------------------------------------------------------------
+
+
+def test_5xx_is_retried_until_it_succeeds(site: Site) -> None:
+    url = site.page("/flaky", "<html>finally</html>", fail_first=2)
+    with fetcher(retries=2) as f:
+        result = fetched(f.get(url))
+    assert result.body == b"<html>finally</html>"
+    assert len(site.hits("/flaky")) == 3
+
+
+def test_5xx_fails_once_the_retries_are_spent(site: Site) -> None:
+    url = site.page("/down", "<html>maintenance</html>", status=503)
+    with fetcher(retries=2) as f, pytest.raises(FetchError, match="HTTP 503") as error:
+        f.get(url)
+    assert str(error.value) == "HTTP 503 Service Unavailable"
+    assert len(site.hits("/down")) == 3
+
+
+def test_404_is_not_retried(site: Site) -> None:
+    with fetcher(retries=3) as f, pytest.raises(FetchError, match="HTTP 404"):
+        f.get(site.url + "/missing/")
+    assert len(site.hits("/missing/")) == 1
+
+
+def test_connection_refused_fails_fast_with_a_plain_reason() -> None:
+    start = time.monotonic()
+    with fetcher(retries=1) as f, pytest.raises(FetchError) as error:
+        f.get(f"http://127.0.0.1:{closed_port()}/news/")
+    assert str(error.value) == "connection refused"
+    assert time.monotonic() - start < 3
+
+
+def test_redirects_are_followed_and_the_final_url_is_reported(site: Site) -> None:
+    site.page("/old/", b"", status=301, headers={"Location": "/moved/"}, etag=False)
+    site.page("/moved/", b"", status=302, headers={"Location": "/news/"}, etag=False)
+    final = site.page("/news/", "<html>here</html>")
+    with fetcher() as f:
+        result = fetched(f.get(site.url + "/old/"))
+    assert result.url == final
+    assert result.body == b"<html>here</html>"
+    assert [len(site.hits(p)) for p in ("/old/", "/moved/", "/news/")] == [1, 1, 1]
+
+
+# --- conditional GET ---------------------------------------------------------------------------
+
+
+def test_validators_are_returned_and_echoed_and_304_is_not_modified(site: Site) -> None:
+    last_modified = "Mon, 23 Dec 2024 10:00:00 GMT"
+    url = site.page("/news/", "<html>v1</html>", headers={"Last-Modified": last_modified})
+    with fetcher() as f:
+        first = fetched(f.get(url))
+        assert first.validators.last_modified == last_modified
+        assert first.validators.etag is not None
+        assert first.validators.etag.startswith('"')
+
+        second = f.get(url, first.validators)
+
+    assert second == NotModified(url)
+    echoed = site.hits("/news/")[1]
+    assert echoed["If-None-Match"] == first.validators.etag
+    assert echoed["If-Modified-Since"] == last_modified
+    assert "If-None-Match" not in site.hits("/news/")[0]
+
+
+def test_changed_page_is_fetched_again_despite_old_validators(site: Site) -> None:
+    url = site.page("/news/", "<html>v2</html>")
+    with fetcher() as f:
+        result = fetched(f.get(url, Validators(etag='"stale"')))
+    assert result.body == b"<html>v2</html>"
+
+
+# --- decoding ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("meta", "content_type"),
+    [
+        ("", "text/html"),
+        ('<meta charset="windows-1251">', "text/html"),
+        ("", "text/html; charset=utf-8"),
+    ],
+    ids=["no-charset-anywhere", "meta-only", "wrong-header-utf8"],
+)
+def test_windows_1251_page_decodes_right(site: Site, meta: str, content_type: str) -> None:
+    url = site.page("/ru/news/", russian_page(meta), content_type=content_type)
+    with fetcher() as f:
+        result = fetched(f.get(url))
+
+    page = Page.parse(result.body, result.charset, result.content_type, result.url)
+
+    assert page.title == RUSSIAN_TITLE
+    assert "Завершился заключительный этап" in decode(result.body, result.charset)
+
+
+def test_utf8_page_with_right_header_keeps_its_text(site: Site) -> None:
+    body = f"<html><head><title>{RUSSIAN_TITLE}</title></head><body>Ёлка</body></html>"
+    url = site.page("/ru/", body)
+    with fetcher() as f:
+        result = fetched(f.get(url))
+    assert result.charset == "utf-8"
+    assert Page.parse(result.body, result.charset, result.content_type, url).title == RUSSIAN_TITLE
+
+
+def test_binary_body_served_as_html_is_refused(site: Site) -> None:
+    url = site.page("/logo", png_bytes(), content_type="text/html")
+    with fetcher() as f:
+        result = fetched(f.get(url))
+    with pytest.raises(ExtractError, match="binary"):
+        Page.parse(result.body, result.charset, result.content_type, result.url)

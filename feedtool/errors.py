@@ -27,3 +27,7 @@ class ExtractError(SourceError):
 
 class StateError(FeedtoolError):
     """The state database cannot be read or written (exit 1)."""
+
+
+class EmptyPageError(ExtractError):
+    """The page was read but no item was found on it: selectors that no longer match."""

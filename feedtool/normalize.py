@@ -10,7 +10,7 @@ import html
 import re
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
 
@@ -62,13 +62,19 @@ def canonical_link(href: str, base: str) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     host = parts.hostname.rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
     if parts.port and str(parts.port) != _DEFAULT_PORTS[parts.scheme]:
         host = f"{host}:{parts.port}"
     path = re.sub(r";jsessionid=[^/?]*", "", parts.path, flags=re.IGNORECASE) or "/"
-    query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
-    ]
-    return urlunsplit((parts.scheme, host, path, urlencode(query), ""))
+    # Drop tracking pairs but keep the others as written: re-encoding would change links
+    # ("?123" becoming "?123=") that some servers read as raw query strings.
+    query = "&".join(
+        pair
+        for pair in parts.query.split("&")
+        if pair and not _TRACKING.match(unquote_plus(pair.partition("=")[0]))
+    )
+    return urlunsplit((parts.scheme, host, path, query, ""))
 
 
 def link_identity(link: str) -> str:

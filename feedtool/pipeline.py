@@ -1,7 +1,7 @@
-"""One pass over one source: fetch -> extract -> normalize -> store -> publish.
+"""One pass over the sources: fetch -> extract -> normalize -> store -> publish -> notify.
 
-The only module besides cli that knows all the stages. Failures of one source are recorded
-for that source and never stop the others.
+The only module besides cli that knows all the stages. A source's failure is recorded for that
+source and never stops the others.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from feedtool import extract, normalize, publish
-from feedtool.errors import ExtractError, FeedtoolError, SourceError
+from feedtool import extract, health, normalize, notify, publish
+from feedtool.errors import EmptyPageError, FeedtoolError, SourceError
 from feedtool.fetch import Fetcher
 from feedtool.model import (
     Config,
     Fetched,
     Item,
+    NotifyTarget,
     NotModified,
     RawItem,
     Settings,
@@ -28,12 +29,11 @@ from feedtool.model import (
     Status,
 )
 from feedtool.scheduler import is_due
-from feedtool.store import Changes, Queued, Store
+from feedtool.store import Changes, Outbox, Queued, SourceState, Store
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Planner = Callable[[Source, Changes], Sequence[Queued]]
 
 
 def utc_now() -> datetime:
@@ -41,169 +41,14 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Harvest:
-    items: tuple[Item, ...]
-    skipped: int
-    title: str | None
-    warning: str | None
+class Context:
+    """What every source's run shares."""
 
-
-def run_source(
-    source: Source,
-    *,
-    store: Store,
-    fetcher: Fetcher,
-    settings: Settings,
-    clock: Clock = utc_now,
-    plan: Planner | None = None,
-) -> SourceResult:
-    """Check one source and publish its feeds; never raises for a source's own failure."""
-    started = time.monotonic()
-    now = clock()
-    try:
-        result = _check(source, store=store, fetcher=fetcher, settings=settings, now=now, plan=plan)
-    except SourceError as e:
-        error = str(e)
-        store.record_failure(source, error, now)
-        result = SourceResult(source_id=source.id, status=Status.FAILED, error=error)
-    except FeedtoolError:
-        raise  # state trouble concerns every source: let the caller stop
-    except Exception as e:  # a bug must not take the other sources down with it
-        logger.exception("%s: internal error", source.id)
-        error = f"internal error: {type(e).__name__}: {e}"
-        store.record_failure(source, error, now)
-        result = SourceResult(source_id=source.id, status=Status.FAILED, error=error)
-    return replace(result, duration=time.monotonic() - started)
-
-
-def _check(
-    source: Source,
-    *,
-    store: Store,
-    fetcher: Fetcher,
-    settings: Settings,
-    now: datetime,
-    plan: Planner | None,
-) -> SourceResult:
-    state = store.source(source.id)
-    validators = state.validators if state else None
-    first = fetcher.get(source.url, validators)
-    if isinstance(first, NotModified):
-        store.record_not_modified(source, now)
-        if not _published(source, settings):
-            _publish(source, store, settings, state.title if state else None)
-        return SourceResult(source_id=source.id, status=Status.NOT_MODIFIED)
-    harvest = _harvest(source, first, store=store, fetcher=fetcher, now=now)
-    if source.fulltext:
-        harvest = replace(
-            harvest, items=_with_fulltext(source, harvest.items, store, fetcher, settings)
-        )
-    changes = store.apply(
-        source,
-        harvest.items,
-        now=now,
-        validators=first.validators,
-        title=harvest.title,
-        warning=harvest.warning,
-        notifications=(lambda changes: plan(source, changes)) if plan else None,
-    )
-    _publish(source, store, settings, harvest.title)
-    return SourceResult(
-        source_id=source.id,
-        status=Status.OK,
-        new=len(changes.new),
-        updated=len(changes.updated),
-        seen=changes.seen,
-        skipped=harvest.skipped,
-    )
-
-
-def _harvest(
-    source: Source, first: Fetched, *, store: Store, fetcher: Fetcher, now: datetime
-) -> _Harvest:
-    """Extract and normalize the first page, then follow pagination while pages are all new.
-
-    On the first run every page up to max_pages is read (backfill); later runs stop at a page
-    that holds any known item, since everything after it is known too.
-    """
-    state = store.source(source.id)
-    backfill = state is None or not state.initialized
-    fetched = first
-    items: list[Item] = []
-    skipped = 0
-    first_title: str | None = None
-    warning: str | None = None
-    for page_number in range(1, source.paginate.max_pages + 1):
-        extracted = extract.items(source, fetched, fetch=fetcher.get)
-        if page_number == 1:
-            first_title, warning = extracted.title, extracted.warning
-        page_items = [
-            item
-            for raw in extracted.items
-            if (item := _normalize(source, raw, fetched.url, now)) is not None
-        ]
-        skipped += extracted.skipped + len(extracted.items) - len(page_items)
-        if page_number == 1 and not page_items:
-            raise ExtractError("no items found (do the selectors still match the page?)")
-        items.extend(page_items)
-        keys = [item.key for item in page_items]
-        all_new = not store.known_keys(source.id, keys)
-        next_url = extracted.next_url
-        if not next_url or page_number == source.paginate.max_pages:
-            break
-        if not (backfill or all_new):
-            break
-        following = fetcher.get(next_url)
-        if not isinstance(following, Fetched):
-            break
-        fetched = following
-    kept = tuple(
-        item for item in items if normalize.passes_filters(item, source.include, source.exclude)
-    )
-    return _Harvest(
-        items=kept,
-        skipped=skipped,
-        title=first_title,
-        warning=warning,
-    )
-
-
-def _normalize(source: Source, raw: RawItem, page_url: str, now: datetime) -> Item | None:
-    return normalize.item(
-        raw, source=source, page_url=page_url, now=now, require_link=source.type != "feed"
-    )
-
-
-def _with_fulltext(
-    source: Source, items: tuple[Item, ...], store: Store, fetcher: Fetcher, settings: Settings
-) -> tuple[Item, ...]:
-    from feedtool.fulltext import enrich
-
-    keys = [item.key for item in items]
-    new_keys = set(keys) - store.known_keys(source.id, keys)
-    return enrich(
-        items,
-        new_keys=new_keys,
-        fetcher=fetcher,
-        content_selector=source.select.content if source.select else None,
-        delay=settings.host_delay,
-    )
-
-
-def _published(source: Source, settings: Settings) -> bool:
-    return all(
-        (settings.output_dir / f"{source.id}{suffix}").exists() for suffix in publish.SUFFIXES
-    )
-
-
-def _publish(source: Source, store: Store, settings: Settings, title: str | None) -> bool:
-    feed = publish.FeedInfo(
-        id=source.id,
-        title=source.title or title or urlsplit(source.url).netloc,
-        site_url=source.url,
-    )
-    items = store.items(source.id, settings.max_items)
-    return publish.write_feeds(feed, items, settings.output_dir, settings.base_url)
+    store: Store
+    fetcher: Fetcher
+    settings: Settings
+    targets: Sequence[NotifyTarget] = ()
+    clock: Clock = utc_now
 
 
 def run_all(
@@ -212,30 +57,213 @@ def run_all(
     only: Sequence[str] = (),
     force: bool = False,
     clock: Clock = utc_now,
-    fetcher: Fetcher | None = None,
 ) -> list[SourceResult]:
-    """One pass over the sources that are due (all of `only`, or all with force)."""
+    """One pass over the sources that are due (all of `only`, or all with force), then
+    delivery of the notification outbox."""
     settings = config.settings
-    sources = [s for s in config.sources if not only or s.id in only]
-    own_fetcher = fetcher is None
-    fetcher = fetcher or Fetcher(
+    fetcher = Fetcher(
         timeout=settings.timeout, max_bytes=settings.max_bytes, retries=settings.retries
     )
     results = []
-    try:
-        with Store.open(settings.state_dir) as store:
-            for source in sources:
-                if not (force or only) and not is_due(source, store.source(source.id), clock()):
-                    continue
-                result = run_source(
-                    source, store=store, fetcher=fetcher, settings=settings, clock=clock
-                )
-                log_result(result)
-                results.append(result)
-    finally:
-        if own_fetcher:
-            fetcher.close()
+    with fetcher, Store.open(settings.state_dir) as store:
+        context = Context(
+            store=store, fetcher=fetcher, settings=settings, targets=config.notify, clock=clock
+        )
+        for source in config.sources:
+            if only and source.id not in only:
+                continue
+            if not (force or only) and not is_due(source, store.source(source.id), clock()):
+                continue
+            result = run_source(source, context)
+            log_result(result)
+            results.append(result)
+        deliver(config, store, clock)
     return results
+
+
+def deliver(config: Config, store: Store, clock: Clock = utc_now) -> notify.Delivery:
+    return notify.deliver(
+        Outbox(store), config.notify, now=clock(), max_age=config.settings.notify_max_age
+    )
+
+
+def run_source(source: Source, context: Context) -> SourceResult:
+    """Check one source, store and publish what it gives; never raises for its own failure."""
+    started = time.monotonic()
+    now = context.clock()
+    state = context.store.source(source.id)
+    try:
+        result = _SourceRun(source, context, state, now).check()
+    except SourceError as e:
+        result = _failed(source, context, state, now, e)
+    except FeedtoolError:
+        raise  # state trouble concerns every source: let the caller stop
+    except Exception as e:  # a bug must not take the other sources down with it
+        logger.exception("%s: internal error", source.id)
+        error = SourceError(f"internal error: {type(e).__name__}: {e}")
+        result = _failed(source, context, state, now, error)
+    return replace(result, duration=time.monotonic() - started)
+
+
+def _failed(
+    source: Source, context: Context, state: SourceState | None, now: datetime, error: SourceError
+) -> SourceResult:
+    message = str(error)
+    outcome = health.Outcome(
+        failed=True,
+        failures=(state.failures if state else 0) + 1,
+        went_empty=isinstance(error, EmptyPageError)
+        and state is not None
+        and state.last_items_at is not None,
+    )
+    before = state.health if state else health.Health()
+    after, alert = health.assess(
+        source, before, outcome, now=now, remind_every=context.settings.remind_every
+    )
+    alerts = notify.plan_alert(source, _title(source, state), alert, message, now, context.targets)
+    context.store.record_failure(source, message, now, after, alerts)
+    return SourceResult(source_id=source.id, status=Status.FAILED, error=message)
+
+
+def _title(source: Source, state: SourceState | None, found: str | None = None) -> str:
+    return source.title or found or (state.title if state else None) or urlsplit(source.url).netloc
+
+
+class _SourceRun:
+    """One successful-or-raising check of one source."""
+
+    def __init__(
+        self, source: Source, context: Context, state: SourceState | None, now: datetime
+    ) -> None:
+        self.source = source
+        self.context = context
+        self.store = context.store
+        self.state = state
+        self.now = now
+        self.recovery = health.assess(
+            source,
+            state.health if state else health.Health(),
+            health.Outcome(failed=False),
+            now=now,
+            remind_every=context.settings.remind_every,
+        )
+
+    def check(self) -> SourceResult:
+        validators = self.state.validators if self.state else None
+        first = self.context.fetcher.get(self.source.url, validators)
+        if isinstance(first, NotModified):
+            return self._not_modified()
+        items, skipped, title, warning = self._harvest(first)
+        if self.source.fulltext:
+            items = self._with_fulltext(items)
+        feed_title = _title(self.source, self.state, title)
+        changes = self.store.apply(
+            self.source,
+            items,
+            now=self.now,
+            validators=first.validators,
+            title=title,
+            warning=warning,
+            health=self.recovery[0],
+            notifications=lambda changes: self._plan(feed_title, changes),
+        )
+        self._publish(feed_title)
+        return SourceResult(
+            source_id=self.source.id,
+            status=Status.OK,
+            new=len(changes.new),
+            updated=len(changes.updated),
+            seen=changes.seen,
+            skipped=skipped,
+        )
+
+    def _plan(self, feed_title: str, changes: Changes) -> list[Queued]:
+        targets = self.context.targets
+        alert = self.recovery[1]
+        return notify.plan_alert(
+            self.source, feed_title, alert, None, self.now, targets
+        ) + notify.plan_items(self.source, feed_title, changes, targets)
+
+    def _not_modified(self) -> SourceResult:
+        feed_title = _title(self.source, self.state)
+        health_after, alert = self.recovery
+        alerts = notify.plan_alert(
+            self.source, feed_title, alert, None, self.now, self.context.targets
+        )
+        self.store.record_not_modified(self.source, self.now, health_after, alerts)
+        settings = self.context.settings
+        missing = not all(
+            (settings.output_dir / f"{self.source.id}{s}").exists() for s in publish.SUFFIXES
+        )
+        if missing:  # deleted by hand: a 304 must not leave the feed unpublished
+            self._publish(feed_title)
+        return SourceResult(source_id=self.source.id, status=Status.NOT_MODIFIED)
+
+    def _harvest(self, first: Fetched) -> tuple[tuple[Item, ...], int, str | None, str | None]:
+        """Items of the first page, then of following pages while they are all new.
+
+        On the first run every page up to max_pages is read (backfill); later runs stop at a
+        page holding any known item, since everything after it is known too. Returns the
+        filtered items, the number skipped, and the first page's title and warning.
+        """
+        source = self.source
+        backfill = self.state is None or not self.state.initialized
+        fetched, items, skipped = first, [], 0
+        title = warning = None
+        for page_number in range(1, source.paginate.max_pages + 1):
+            extracted = extract.items(source, fetched, fetch=self.context.fetcher.get)
+            page_items = [
+                item
+                for raw in extracted.items
+                if (item := self._normalize(raw, fetched.url)) is not None
+            ]
+            skipped += extracted.skipped + len(extracted.items) - len(page_items)
+            if page_number == 1:
+                if not page_items:
+                    raise EmptyPageError("no items found (do the selectors still match?)")
+                title, warning = extracted.title, extracted.warning
+            items.extend(page_items)
+            if not extracted.next_url or page_number == source.paginate.max_pages:
+                break
+            known = self.store.known_keys(source.id, [item.key for item in page_items])
+            if known and not backfill:
+                break
+            following = self.context.fetcher.get(extracted.next_url)
+            if not isinstance(following, Fetched):
+                break
+            fetched = following
+        kept = tuple(
+            i for i in items if normalize.passes_filters(i, source.include, source.exclude)
+        )
+        return kept, skipped, title, warning
+
+    def _normalize(self, raw: RawItem, page_url: str) -> Item | None:
+        return normalize.item(
+            raw,
+            source=self.source,
+            page_url=page_url,
+            now=self.now,
+            require_link=self.source.type != "feed",
+        )
+
+    def _with_fulltext(self, items: tuple[Item, ...]) -> tuple[Item, ...]:
+        from feedtool.fulltext import enrich
+
+        keys = [item.key for item in items]
+        select = self.source.select
+        return enrich(
+            items,
+            new_keys=set(keys) - self.store.known_keys(self.source.id, keys),
+            fetcher=self.context.fetcher,
+            content_selector=select.content if select else None,
+            delay=self.context.settings.host_delay,
+        )
+
+    def _publish(self, feed_title: str) -> bool:
+        settings = self.context.settings
+        feed = publish.FeedInfo(id=self.source.id, title=feed_title, site_url=self.source.url)
+        items = self.store.items(self.source.id, settings.max_items)
+        return publish.write_feeds(feed, items, settings.output_dir, settings.base_url)
 
 
 def log_result(result: SourceResult) -> None:

@@ -35,7 +35,7 @@ def rows(config: Config, store: Store) -> list[tuple[str, ...]]:
 
 
 def health(state: SourceState, broken_after: int) -> str:
-    if state.broken_since is not None or state.failures >= broken_after:
+    if state.health.broken_since is not None or state.failures >= broken_after:
         return "broken"
     if state.failures:
         return "failing"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from feedtool.errors import StateError
+from feedtool.health import Health
 from feedtool.model import Item, Source, StoredItem, Validators
 
 DB_NAME = "feedtool.sqlite3"
@@ -103,8 +104,7 @@ class SourceState:
     failures: int
     new_last_run: int
     initialized: bool
-    broken_since: datetime | None
-    alerted_at: datetime | None
+    health: Health
     item_count: int
 
 
@@ -201,7 +201,9 @@ class Store:
             (source.id, source.url),
         )
 
-    def record_not_modified(self, source: Source, now: datetime) -> None:
+    def record_not_modified(
+        self, source: Source, now: datetime, health: Health, queued: Sequence[Queued] = ()
+    ) -> None:
         with self.transaction():
             self._ensure_source(source)
             self.db.execute(
@@ -209,11 +211,18 @@ class Store:
                 " failures = 0, new_last_run = 0 WHERE id = ?",
                 (utc_text(now), utc_text(now), source.id),
             )
+            self._set_health(source.id, health)
+            self._queue(source.id, queued, now)
 
     def record_failure(
-        self, source: Source, error: str, now: datetime, queued: Sequence[Queued] = ()
-    ) -> int:
-        """Count a failed run; returns the number of failures in a row."""
+        self,
+        source: Source,
+        error: str,
+        now: datetime,
+        health: Health | None = None,
+        queued: Sequence[Queued] = (),
+    ) -> None:
+        """Count a failed run, with the health change and alerts it causes."""
         with self.transaction():
             self._ensure_source(source)
             self.db.execute(
@@ -221,28 +230,15 @@ class Store:
                 " new_last_run = 0 WHERE id = ?",
                 (utc_text(now), error, source.id),
             )
+            if health is not None:
+                self._set_health(source.id, health)
             self._queue(source.id, queued, now)
-            return int(
-                self.db.execute(
-                    "SELECT failures FROM sources WHERE id = ?", (source.id,)
-                ).fetchone()[0]
-            )
 
-    def set_health(
-        self,
-        source_id: str,
-        broken_since: datetime | None,
-        alerted_at: datetime | None,
-        queued: Sequence[Queued],
-        now: datetime,
-    ) -> None:
-        """Record a source's broken/recovered state together with the alerts it causes."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE sources SET broken_since = ?, alerted_at = ? WHERE id = ?",
-                (_opt_text(broken_since), _opt_text(alerted_at), source_id),
-            )
-            self._queue(source_id, queued, now)
+    def _set_health(self, source_id: str, health: Health) -> None:
+        self.db.execute(
+            "UPDATE sources SET broken_since = ?, alerted_at = ? WHERE id = ?",
+            (_opt_text(health.broken_since), _opt_text(health.alerted_at), source_id),
+        )
 
     # --- items ---------------------------------------------------------------------------------
 
@@ -258,6 +254,7 @@ class Store:
         validators: Validators,
         title: str | None,
         warning: str | None = None,
+        health: Health | None = None,
         notifications: Callable[[Changes], Sequence[Queued]] | None = None,
     ) -> Changes:
         """Store one successful run of a source in one transaction.
@@ -307,6 +304,8 @@ class Store:
                     source.id,
                 ),
             )
+            if health is not None:
+                self._set_health(source.id, health)
             if notifications is not None:
                 self._queue(source.id, notifications(changes), now)
             return changes
@@ -446,7 +445,100 @@ def _source_state(row: sqlite3.Row) -> SourceState:
         failures=row["failures"],
         new_last_run=row["new_last_run"],
         initialized=bool(row["initialized"]),
-        broken_since=_opt_value(row["broken_since"]),
-        alerted_at=_opt_value(row["alerted_at"]),
+        health=Health(
+            broken_since=_opt_value(row["broken_since"]),
+            alerted_at=_opt_value(row["alerted_at"]),
+        ),
         item_count=row["item_count"],
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pending:
+    """A queued notification not yet delivered or dropped."""
+
+    id: int
+    target: str
+    source_id: str
+    kind: str
+    payload: dict[str, Any]
+    created: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxSummary:
+    pending: int
+    dropped: int
+    delivered: int
+    last_error: str | None
+
+
+class Outbox:
+    """The notification outbox of a Store: what is due, and marking what happened to it.
+
+    Every mark is its own committed transaction, made right after the attempt, so a crash
+    repeats at most the one delivery that was in flight.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.db = store.db
+
+    def due(self, now: datetime) -> list[Pending]:
+        rows = self.db.execute(
+            "SELECT * FROM notifications WHERE delivered IS NULL AND dropped IS NULL"
+            " AND next_attempt <= ? ORDER BY target, id",
+            (utc_text(now),),
+        )
+        return [
+            Pending(
+                id=row["id"],
+                target=row["target"],
+                source_id=row["source_id"],
+                kind=row["kind"],
+                payload=json.loads(row["payload"]),
+                created=utc_value(row["created"]),
+                attempts=row["attempts"],
+            )
+            for row in rows
+        ]
+
+    def delivered(self, ids: Sequence[int], now: datetime) -> None:
+        self._mark("delivered = ?", [utc_text(now)], ids)
+
+    def failed(self, ids: Sequence[int], error: str, retry_at: datetime) -> None:
+        self._mark(
+            "attempts = attempts + 1, last_error = ?, next_attempt = ?",
+            [error, utc_text(retry_at)],
+            ids,
+        )
+
+    def dropped(self, ids: Sequence[int], reason: str, now: datetime) -> None:
+        self._mark("dropped = ?, last_error = ?", [utc_text(now), reason], ids)
+
+    def _mark(self, assignments: str, values: list[Any], ids: Sequence[int]) -> None:
+        with self.store.transaction():
+            self.db.executemany(
+                f"UPDATE notifications SET {assignments} WHERE id = ?",
+                [(*values, notification_id) for notification_id in ids],
+            )
+
+    def summary(self) -> OutboxSummary:
+        row = self.db.execute(
+            "SELECT"
+            " COUNT(*) FILTER (WHERE delivered IS NULL AND dropped IS NULL) AS pending,"
+            " COUNT(*) FILTER (WHERE dropped IS NOT NULL) AS dropped,"
+            " COUNT(*) FILTER (WHERE delivered IS NOT NULL) AS delivered"
+            " FROM notifications"
+        ).fetchone()
+        error = self.db.execute(
+            "SELECT last_error FROM notifications"
+            " WHERE delivered IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return OutboxSummary(
+            pending=row["pending"],
+            dropped=row["dropped"],
+            delivered=row["delivered"],
+            last_error=error[0] if error else None,
+        )

@@ -109,6 +109,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "daemon":
         from feedtool.scheduler import Daemon
 
+        if args.verbose == 0:  # a daemon's log is its one line per source run
+            logging.getLogger("feedtool").setLevel(logging.INFO)
         return Daemon(config.resolve_path(args.config)).run()
     if command == "preview":
         from feedtool.preview import preview

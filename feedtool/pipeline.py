@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from feedtool import extract, health, normalize, notify, publish
@@ -28,16 +28,12 @@ from feedtool.model import (
     SourceResult,
     Status,
 )
-from feedtool.scheduler import is_due
+from feedtool.scheduler import is_due, utc_now
 from feedtool.store import Changes, Outbox, Queued, SourceState, Store
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

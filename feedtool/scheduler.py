@@ -6,10 +6,26 @@ cron and the daemon agree, and a restart does not reset anyone's schedule.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+import random
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from feedtool.model import Source
-from feedtool.store import SourceState
+import schedule
+
+from feedtool import config
+from feedtool.errors import ConfigError, StateError
+from feedtool.fetch import Fetcher
+from feedtool.lock import AlreadyRunning, exclusive
+from feedtool.model import Config, Source
+from feedtool.store import SourceState, Store
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT = "daemon.heartbeat"
 
 MAX_BACKOFF = 6 * 3600  # a failing source is still retried at least this often
 
@@ -31,3 +47,131 @@ def due_at(source: Source, state: SourceState | None) -> datetime | None:
 def is_due(source: Source, state: SourceState | None, now: datetime) -> bool:
     due = due_at(source, state)
     return due is None or due <= now
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Daemon:
+    """`feedtool daemon`: each source on its own interval, notifications on their own timer.
+
+    It holds the run lock for its whole life, so a `feedtool run` from cron beside it steps
+    aside instead of doubling the work. SIGTERM/SIGINT finish the current source and exit 0;
+    SIGHUP reloads the config, keeping the old one if the new one is bad.
+    """
+
+    TICK = 0.2  # seconds between looks at the schedule: bounds how long a stop takes
+    NOTIFY_EVERY = 60
+    HEARTBEAT_EVERY = 30
+
+    def __init__(self, config_path: Path, clock: Callable[[], datetime] = utc_now) -> None:
+        self.config_path = config_path
+        self.clock = clock
+        self.stopping = False
+        self.reload_requested = False
+        self.config: Config = config.load(config_path)
+        self.scheduler = schedule.Scheduler()
+
+    def run(self) -> int:
+        settings = self.config.settings
+        try:
+            with exclusive(settings.state_dir):
+                self._install_signals()
+                self._plan()
+                logger.info("daemon: watching %d sources", len(self.config.sources))
+                while not self.stopping:
+                    if self.reload_requested:
+                        self._reload()
+                    self.scheduler.run_pending()
+                    time.sleep(self.TICK)
+        except AlreadyRunning as e:
+            raise StateError(f"another feedtool run or daemon holds {e}") from None
+        logger.info("daemon: stopped")
+        return 0
+
+    def _install_signals(self) -> None:
+        def stop(signum: int, frame: object) -> None:
+            self.stopping = True
+
+        def reload(signum: int, frame: object) -> None:
+            self.reload_requested = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    def _plan(self) -> None:
+        """(Re)build the schedule: sources due now run on the first tick, others when due."""
+        self.scheduler.clear()
+        settings = self.config.settings
+        with Store.open(settings.state_dir) as store:
+            states = {state.id: state for state in store.sources()}
+        now = self.clock()
+        for source in self.config.sources:
+            jitter = max(1, source.interval // 20)
+            job = self.scheduler.every(source.interval).to(source.interval + jitter).seconds
+            job.do(self._guarded, self._check, source.id)
+            due = due_at(source, states.get(source.id))
+            wait = 0.0 if due is None else max(0.0, (due - now).total_seconds())
+            job.next_run = datetime.now() + timedelta(seconds=wait + random.uniform(0, jitter))
+        self.scheduler.every(self.NOTIFY_EVERY).seconds.do(self._guarded, self._deliver)
+        self.scheduler.every(self.HEARTBEAT_EVERY).seconds.do(self._guarded, self._heartbeat)
+        self._heartbeat()
+
+    def _reload(self) -> None:
+        self.reload_requested = False
+        try:
+            new = config.load(self.config_path)
+        except ConfigError as e:
+            logger.error("daemon: config not reloaded, keeping the old one: %s", e)
+            return
+        if new.settings.state_dir != self.config.settings.state_dir:
+            logger.error("daemon: state_dir cannot change on reload; restart the daemon")
+            return
+        self.config = new
+        self._plan()
+        logger.info("daemon: config reloaded, %d sources", len(new.sources))
+
+    def _guarded(self, job: Callable[..., object], *args: object) -> None:
+        """A failing job must not escape run_pending: schedule would re-run it every tick."""
+        if self.stopping:
+            return
+        try:
+            job(*args)
+        except Exception:
+            logger.exception("daemon: job failed")
+
+    def _check(self, source_id: str) -> None:
+        from feedtool.pipeline import Context, deliver, log_result, run_source
+
+        source = self.config.source(source_id)
+        settings = self.config.settings
+        with (
+            Fetcher(
+                timeout=settings.timeout, max_bytes=settings.max_bytes, retries=settings.retries
+            ) as fetcher,
+            Store.open(settings.state_dir) as store,
+        ):
+            if not is_due(source, store.source(source_id), self.clock()):
+                return  # backing off after failures
+            context = Context(
+                store=store,
+                fetcher=fetcher,
+                settings=settings,
+                targets=self.config.notify,
+                clock=self.clock,
+            )
+            log_result(run_source(source, context))
+            deliver(self.config, store, self.clock)
+
+    def _deliver(self) -> None:
+        from feedtool.pipeline import deliver
+
+        with Store.open(self.config.settings.state_dir) as store:
+            deliver(self.config, store, self.clock)
+
+    def _heartbeat(self) -> None:
+        path = self.config.settings.state_dir / HEARTBEAT
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()

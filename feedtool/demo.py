@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 
@@ -76,11 +77,38 @@ def sample_site() -> Iterator[tuple[str, type[_SiteHandler]]]:
             server.server_close()
 
 
-def demo_config(site: str, folder: Path) -> Config:
+@contextmanager
+def webhook() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A local endpoint for Apprise's json:// notifications; yields its URL and what it got."""
+    received: list[dict[str, str]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"json://127.0.0.1:{server.server_port}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def demo_config(site: str, hook: str, folder: Path) -> Config:
     text = (resources.files("feedtool") / "demo_site" / "feedtool.toml").read_text("utf-8")
     text = text.replace("__SITE__", site).replace(
         "[settings]", '[settings]\nstate_dir = "state"\noutput_dir = "public"', 1
     )
+    text += f'\n[[notify]]\nurl = "{hook}"\n'
+
     path = folder / "feedtool.toml"
     path.write_text(text, encoding="utf-8")
     return config.load(path)
@@ -88,13 +116,19 @@ def demo_config(site: str, folder: Path) -> Config:
 
 def demo() -> int:
     folder = Path(tempfile.mkdtemp(prefix="feedtool-demo-"))
-    with sample_site() as (site, handler):
-        cfg = demo_config(site, folder)
+    with sample_site() as (site, handler), webhook() as (hook, received):
+        cfg = demo_config(site, hook, folder)
         print(f"Sample site served at {site}/news/ ; working folder {folder}\n")
-        _report("Run 1: first look at the site", run_all(cfg, force=True))
-        _report("Run 2: nothing changed", run_all(cfg, force=True))
+        _report(
+            "Run 1: first look at the site (records what is there, alerts nothing)",
+            run_all(cfg, force=True),
+            received,
+        )
+        _report(
+            "Run 2: nothing changed (the server answers 304)", run_all(cfg, force=True), received
+        )
         handler.extra_item = NEW_ITEM.format(date="31.12.2024")
-        _report("Run 3: the site published a new item", run_all(cfg, force=True))
+        _report("Run 3: the site published a new item", run_all(cfg, force=True), received)
     print("\nPublished feeds:")
     for source in cfg.sources:
         for suffix in (".atom.xml", ".rss.xml", ".json"):
@@ -109,7 +143,13 @@ def demo() -> int:
     return 0
 
 
-def _report(heading: str, results: list[SourceResult]) -> None:
+def _report(heading: str, results: list[SourceResult], received: list[dict[str, str]]) -> None:
     print(heading)
     for r in results:
         print(f"  {r.source_id:<14} {r.status:<13} {r.new:>3} new  {r.updated:>3} updated")
+    print(f"  webhook received {len(received)} notification(s)")
+    for message in received:
+        print(f"    title: {message['title']}")
+        for line in filter(None, message["message"].splitlines()):
+            print(f"      {line}")
+    received.clear()

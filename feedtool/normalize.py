@@ -23,6 +23,10 @@ from feedtool.model import Item, RawItem, Source
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _SPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]*>")
+# Tags that end a line of text; other tags (b, a, span...) sit inside words' flow.
+_BLOCK_TAG = re.compile(
+    r"</?(?:p|div|br|li|ul|ol|tr|td|th|h[1-6]|blockquote|section|article|table)\b[^>]*>", re.I
+)
 
 
 def strip_forbidden(text: str) -> str:
@@ -40,7 +44,7 @@ def html_to_text(fragment: str | None) -> str:
     """A rough plain-text rendering of an HTML fragment, for titles and notifications."""
     if not fragment:
         return ""
-    return clean_text(html.unescape(_TAG.sub(" ", fragment)))
+    return clean_text(html.unescape(_TAG.sub("", _BLOCK_TAG.sub(" ", fragment))))
 
 
 # --- links -------------------------------------------------------------------------------------
@@ -167,27 +171,29 @@ def parse_date(text: str | None, now: datetime, date_format: str | None = None) 
             return _as_utc(datetime.strptime(text, date_format))
         except ValueError:
             pass  # the page changed its format: fall through to the general parsers
-    return _fast_path(text, now) or _dateparser(text, now.date())
+    try:
+        fast = _fast_path(text, now)
+    except ValueError:
+        return None  # 31.02.2024 and the like: a known form, but not a date
+    return fast or _dateparser(text, now.date())
 
 
 def _fast_path(text: str, now: datetime) -> datetime | None:
-    try:
-        if match := _ISO.fullmatch(text):
-            value = match.group(0).replace("Z", "+00:00")
-            return _as_utc(datetime.fromisoformat(value))
-        if match := _NUMERIC.fullmatch(text):
-            day, month, year, hour, minute = match.groups()
-            full_year = int(year) + (2000 if len(year) == 2 else 0)
-            clock = (int(hour), int(minute)) if hour else (0, 0)
-            return datetime(full_year, int(month), int(day), *clock, tzinfo=UTC)
-        for pattern, day_group, month_group in ((_DAY_MONTH, 1, 2), (_MONTH_DAY, 2, 1)):
-            if (match := pattern.fullmatch(text)) and match.group(month_group).lower() in _MONTHS:
-                day = int(match.group(day_group))
-                month = _MONTHS[match.group(month_group).lower()]
-                year = match.group(3)
-                return _day(int(year), month, day) if year else _yearless(month, day, now)
-    except ValueError:
-        return None  # 31.02.2024 and the like: not a date
+    """The date in one of the common forms; None if no form matches; ValueError if impossible."""
+    if match := _ISO.fullmatch(text):
+        value = match.group(0).replace("Z", "+00:00")
+        return _as_utc(datetime.fromisoformat(value))
+    if match := _NUMERIC.fullmatch(text):
+        day, month, year, hour, minute = match.groups()
+        full_year = int(year) + (2000 if len(year) == 2 else 0)
+        clock = (int(hour), int(minute)) if hour else (0, 0)
+        return datetime(full_year, int(month), int(day), *clock, tzinfo=UTC)
+    for pattern, day_group, month_group in ((_DAY_MONTH, 1, 2), (_MONTH_DAY, 2, 1)):
+        if (match := pattern.fullmatch(text)) and match.group(month_group).lower() in _MONTHS:
+            day = int(match.group(day_group))
+            month = _MONTHS[match.group(month_group).lower()]
+            year = match.group(3)
+            return _day(int(year), month, day) if year else _yearless(month, day, now)
     return None
 
 

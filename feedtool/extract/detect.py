@@ -169,15 +169,22 @@ class _Detector:
         self._links: dict[str, tuple[str, float] | None] = {}
         self._sigs: dict[int, str] = {}
         self._contexts: dict[int, float] = {}
+        self._texts: dict[int, str] = {}
         self.counts: dict[int, int] = {}
         self.total = 0
 
     def run(self) -> Detection:
         best: tuple[float, _Candidate, list[_Found]] | None = None
-        for candidate in self._candidates():
+        # A block scores at most 1.8 (dated, with summary): candidates that cannot beat the
+        # best so far are not read at all, which keeps big pages fast.
+        candidates = sorted(self._candidates(), key=lambda c: -len(c.units) * c.context)
+        for candidate in candidates:
+            if best is not None and 1.8 * len(candidate.units) * candidate.context < best[0]:
+                break
             found = self._evaluate(candidate)
             score = self._score(found) * candidate.context
-            if best is None or score > best[0]:
+            # On a tie a wrapped block wins over a run of flat siblings: CSS can express it.
+            if best is None or score > best[0] or (score == best[0] and best[1].flat):
                 best = (score, candidate, found)
         if best is None or best[0] < _MIN_SCORE or len(best[2]) < _MIN_ITEMS:
             return Detection(items=(), selectors=None)
@@ -273,6 +280,8 @@ class _Detector:
                 if not linked:
                     continue
                 context = self.context(parent, sig)
+                if self.box_title(kids[linked[0]]):
+                    context *= _OFF
                 key = (id(parent.parent), self.sig(parent), sig, context)
                 groups.setdefault(key, []).append((parent, [kids[i] for i in where]))
                 if len(linked) >= _MIN_ITEMS:
@@ -315,7 +324,7 @@ class _Detector:
                 elif self.counts.get(id(element), 0) < _WRAPPER_SHARE * self.total:
                     if _OFF_NAMES.search(names):
                         factor *= _OFF
-                    if level < 3 and _box_title(element):
+                    if level < 3 and self.box_title(element):
                         factor *= _OFF
                 main = main or element.name == "main" or role == "main"
                 main = main or bool(_MAIN_NAMES.search(names) and not _OFF_NAMES.search(names))
@@ -345,41 +354,47 @@ class _Detector:
         quality = fmean(f.quality for f in found)
         return len(found) * quality * single * wordy * (0.5 + dated) * (1 + 0.2 * summarized)
 
+    def text(self, element: Tag) -> str:
+        key = id(element)
+        if key not in self._texts:
+            self._texts[key] = _text(element)
+        return self._texts[key]
+
     def _read(self, unit: tuple[Tag, ...]) -> _Found | None:
+        block = _Block.walk(unit)
         links: dict[str, list[Tag]] = {}
         quality: dict[str, float] = {}
-        for element in unit:
-            anchors = element.find_all("a", href=True)
-            for anchor in [element, *anchors] if element.name == "a" else anchors:
-                article = self.article(anchor.get("href"))
-                if article is not None:
-                    links.setdefault(article[0], []).append(anchor)
-                    quality[article[0]] = article[1]
+        for anchor in block.all_tags():
+            if anchor.name == "a" and (article := self.article(anchor.get("href"))) is not None:
+                links.setdefault(article[0], []).append(anchor)
+                quality[article[0]] = article[1]
         if not links:
             return None
-        date, date_el, date_attr = _find_date(unit)
-        heading = _first(unit, lambda e: e.name in _HEADINGS and bool(_text(e)))
+        date, date_el, date_attr = self._date(block)
+        heading = next((e for e in block.tags if e.name in _HEADINGS and self.text(e)), None)
         if heading is None:
-            heading = _first(
-                unit,
-                lambda e: (
-                    bool(_TITLE_HINT.search(" ".join(_classes(e))))
+            heading = next(
+                (
+                    e
+                    for e in block.tags
+                    if _TITLE_HINT.search(" ".join(_classes(e)))
                     and not (date_el is not None and _inside(date_el, e))
-                    and 3 <= len(_text(e)) <= 300
+                    and 3 <= len(self.text(e)) <= 300
                 ),
+                None,
             )
         link, anchor = _link_of(heading, links) if heading is not None else (None, None)
         if link is None or anchor is None:
-            link = max(links, key=lambda url: sum(len(_text(a)) for a in links[url]))
-            anchor = max(links[link], key=lambda a: len(_text(a)))
+            link = max(links, key=lambda url: sum(len(self.text(a)) for a in links[url]))
+            anchor = max(links[link], key=lambda a: len(self.text(a)))
         title_el = anchor
         if heading is not None and (
             _inside(anchor, heading)
             or _inside(heading, anchor)
-            or len(_text(heading)) >= len(_text(anchor))
+            or len(self.text(heading)) >= len(self.text(anchor))
         ):
             title_el = heading
-        title = _text(title_el)
+        title = self.text(title_el)
         if date and date_el is not None and _inside(date_el, title_el) and date_el is not title_el:
             title = " ".join(title.replace(date, " ").split()).strip(" -–—|:,")
         if not title:
@@ -388,7 +403,7 @@ class _Detector:
             link=link,
             title=title,
             date=date,
-            summary=_find_summary(unit, [title_el, anchor, date_el], title),
+            summary=self._summary(block, [title_el, anchor, date_el], title),
             anchor=anchor,
             title_el=title_el,
             date_el=date_el,
@@ -397,31 +412,110 @@ class _Detector:
             urls=len(links),
         )
 
+    def _date(self, block: _Block) -> tuple[str | None, Tag | None, bool]:
+        """The block's date: <time> first, else the first short text that reads as a date.
+
+        Dates outside links and headings win over dates inside them (a title may mention one).
+        """
+        for time in block.all_tags():
+            if time.name != "time":
+                continue
+            value = time.get("datetime")
+            if isinstance(value, str) and value.strip():
+                return value.strip(), time, True
+            match = _DATE.search(self.text(time))
+            if match:
+                return match.group(0), time, False
+        fallback: tuple[str, Tag] | None = None
+        for string in block.strings:
+            stripped = string.strip()
+            if len(stripped) > _MAX_DATE_TEXT or not any(map(str.isdigit, stripped)):
+                continue
+            holder = string.parent
+            match = _DATE.search(stripped)
+            for _ in range(2):  # a date split over elements: <span>23</span> <span>Dec 2024</span>
+                if match or holder is None or any(holder is e for e in block.unit):
+                    break
+                holder = holder.parent
+                text = self.text(holder) if holder is not None else ""
+                match = _DATE.search(text) if len(text) <= _MAX_DATE_TEXT else None
+            if not match or holder is None:
+                continue
+            in_title = any(p.name == "a" or p.name in _HEADINGS for p in (holder, *holder.parents))
+            if not in_title:
+                return match.group(0), holder, False
+            fallback = fallback or (match.group(0), holder)
+        if fallback:
+            return fallback[0], fallback[1], False
+        return None, None, False
+
+    def _summary(self, block: _Block, exclude: list[Tag | None], title: str) -> Tag | None:
+        """A teaser: an element hinted by its class, else the first paragraph, besides the title."""
+        taken = [e for e in exclude if e is not None]
+        plain: Tag | None = None
+        for element in block.tags:
+            if element.name not in ("p", "div", "section", "span", "dd"):
+                continue
+            hinted = bool(_SUMMARY_HINT.search(_names(element)))
+            if element.name == "span" and not hinted:
+                continue
+            if any(_inside(t, element) or _inside(element, t) for t in taken):
+                continue
+            text = self.text(element)
+            if len(text) < 20 or text == title or _DATE.fullmatch(text):
+                continue
+            if hinted:
+                return element
+            if plain is None and element.name == "p":
+                plain = element
+        return plain
+
+    def box_title(self, element: Tag) -> bool:
+        """Whether a heading just before the element names a side box ("Most read")."""
+        seen = 0
+        for sibling in element.previous_siblings:
+            if not isinstance(sibling, Tag):
+                continue
+            if sibling.name in _HEADINGS or _TITLE_HINT.search(_names(sibling)):
+                text = self.text(sibling)
+                if len(text) <= 60 and _BOX_TITLE.search(text):
+                    return True
+            seen += 1
+            if seen == 2:
+                break
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """A unit walked once: its elements (the wrapper of a one-element unit aside) and texts."""
+
+    unit: tuple[Tag, ...]
+    tags: list[Tag]
+    strings: list[NavigableString]
+
+    @staticmethod
+    def walk(unit: tuple[Tag, ...]) -> _Block:
+        tags: list[Tag] = []
+        strings: list[NavigableString] = []
+        for element in unit:
+            if len(unit) > 1:
+                tags.append(element)
+            for node in element.descendants:
+                if isinstance(node, Tag):
+                    tags.append(node)
+                elif type(node) is NavigableString:  # not comments, scripts or styles
+                    strings.append(node)
+        return _Block(unit, tags, strings)
+
+    def all_tags(self) -> list[Tag]:
+        """The elements, the wrapper included (an item may be a lone <a> or <time>)."""
+        return self.tags if len(self.unit) > 1 else [self.unit[0], *self.tags]
+
 
 def _bare_host(host: str) -> str:
     host = host.lower()
     return host[4:] if host.startswith("www.") else host
-
-
-def _box_title(element: Tag) -> bool:
-    """Whether a heading just before the element names a side box ("Most read", "Популярное")."""
-    for sibling in element.find_previous_siblings(True, limit=2):
-        if sibling.name in _HEADINGS or _TITLE_HINT.search(_names(sibling)):
-            text = _text(sibling)
-            if len(text) <= 60 and _BOX_TITLE.search(text):
-                return True
-    return False
-
-
-def _descendants(unit: tuple[Tag, ...]) -> Iterator[Tag]:
-    for element in unit:
-        if len(unit) > 1:
-            yield element
-        yield from element.find_all(True)
-
-
-def _first(unit: tuple[Tag, ...], test: Callable[[Tag], bool]) -> Tag | None:
-    return next((e for e in _descendants(unit) if test(e)), None)
 
 
 def _link_of(heading: Tag, links: dict[str, list[Tag]]) -> tuple[str | None, Tag | None]:
@@ -431,72 +525,6 @@ def _link_of(heading: Tag, links: dict[str, list[Tag]]) -> tuple[str | None, Tag
             if _inside(anchor, heading) or _inside(heading, anchor):
                 return url, anchor
     return None, None
-
-
-def _find_date(unit: tuple[Tag, ...]) -> tuple[str | None, Tag | None, bool]:
-    """The block's date: <time> first, else the first short text that reads as a date.
-
-    Dates outside links and headings win over dates inside them (a title may mention one).
-    """
-    for element in unit:
-        for time in [element] if element.name == "time" else element.find_all("time"):
-            value = time.get("datetime")
-            if isinstance(value, str) and value.strip():
-                return value.strip(), time, True
-            match = _DATE.search(_text(time))
-            if match:
-                return match.group(0), time, False
-    fallback: tuple[str, Tag] | None = None
-    for element in unit:
-        for string in element.find_all(string=True):
-            if type(string) is not NavigableString:
-                continue  # comments, scripts, styles
-            stripped = string.strip()
-            if (
-                not stripped
-                or len(stripped) > _MAX_DATE_TEXT
-                or not any(map(str.isdigit, stripped))
-            ):
-                continue
-            holder = string.parent
-            match = _DATE.search(stripped)
-            for _ in range(2):  # a date split over elements: <span>23</span> <span>Dec 2024</span>
-                if match or holder is None or holder is element:
-                    break
-                holder = holder.parent
-                text = _text(holder) if holder is not None else ""
-                match = _DATE.search(text) if len(text) <= _MAX_DATE_TEXT else None
-            if not match or holder is None:
-                continue
-            in_title = any(p.name == "a" or p.name in _HEADINGS for p in (holder, *holder.parents))
-            if not in_title:
-                return match.group(0), holder, False
-            fallback = fallback or (match.group(0), holder)
-    if fallback:
-        return fallback[0], fallback[1], False
-    return None, None, False
-
-
-def _find_summary(unit: tuple[Tag, ...], exclude: list[Tag | None], title: str) -> Tag | None:
-    """A teaser: an element hinted by its class, else the first paragraph, besides the title."""
-    taken = [e for e in exclude if e is not None]
-    plain: Tag | None = None
-    for element in _descendants(unit):
-        if element.name not in ("p", "div", "section", "span", "dd"):
-            continue
-        if any(_inside(t, element) or _inside(element, t) for t in taken):
-            continue
-        hinted = bool(_SUMMARY_HINT.search(_names(element)))
-        if element.name == "span" and not hinted:
-            continue
-        text = _text(element)
-        if len(text) < 20 or text == title or _DATE.fullmatch(text):
-            continue
-        if hinted:
-            return element
-        if plain is None and element.name == "p":
-            plain = element
-    return plain
 
 
 # --- selectors --------------------------------------------------------------------------------
@@ -573,36 +601,58 @@ def _simple(elements: Sequence[Tag]) -> str | None:
 
 
 def _item_selector(soup: BeautifulSoup, blocks: list[Tag], members: list[Tag]) -> str | None:
-    """The shortest ancestor chain that selects all found blocks and only same-kind siblings."""
+    """A selector for all the found blocks and, besides them, only their same-kind siblings.
+
+    Tried from short to long: the blocks' tag and classes, then under ancestors (a child chain,
+    a distinctive ancestor or id), then with the ancestors' positions as the last resort.
+    """
     wanted = {id(b) for b in blocks}
     allowed = {id(m) for m in members}
-    level = blocks
-    chain: list[str] = []
-    anchor: str | None = None
-    for _ in range(6):
+    levels = [blocks]
+    while len(levels) < 7:
+        parents = [e.parent for e in levels[-1]]
+        if any(p is None or p.name in ("html", "[document]") for p in parents):
+            break
+        levels.append([p for p in parents if p is not None])
+    parts: list[str] = []
+    for level in levels:
         part = _simple(level)
         if part is None:
-            return None
-        chain.insert(0, part)
-        tries = [" > ".join(chain)]
-        if anchor is None:
-            shared = level[0].parent
-            if shared is not None and all(e.parent is shared for e in level):
-                anchor = _id_selector(shared)
-        if anchor is not None:
-            tries.append(f"{anchor} {' > '.join(chain)}")
-        for css in tries:
-            selected = {id(e) for e in sv.select(css, soup)}
-            if wanted <= selected <= allowed:
-                return css
-        parents = [e.parent for e in level]
-        if any(p is None or p.name in ("html", "[document]") for p in parents):
-            return None
-        level = [p for p in parents if p is not None]
+            break
+        parts.append(part)
+    if not parts:
+        return None
+
+    def tries() -> Iterator[str]:
+        yield parts[0]
+        for depth in range(1, len(parts)):
+            chain, below = " > ".join(reversed(parts[: depth + 1])), f"{parts[depth]} {parts[0]}"
+            yield from (chain, below) if depth == 1 else (below, chain)
+            shared = levels[depth][0]
+            if all(e is shared for e in levels[depth]) and (ident := _id_selector(shared)):
+                yield f"{ident} {parts[0]}"
+        positioned = [parts[0]]
+        for depth in range(1, len(parts)):
+            places = {_place(e) for e in levels[depth]}
+            only = places.pop() if len(places) == 1 else None
+            positioned.append(parts[depth] + (f":nth-of-type({only})" if only else ""))
+            yield " > ".join(reversed(positioned))
+
+    for css in tries():
+        if wanted <= {id(e) for e in sv.select(css, soup)} <= allowed:
+            return css
     return None
 
 
+def _place(element: Tag) -> int:
+    """The element's position among its same-tag siblings, from 1 (CSS :nth-of-type)."""
+    return 1 + sum(
+        1 for s in element.previous_siblings if isinstance(s, Tag) and s.name == element.name
+    )
+
+
 def _id_selector(element: Tag) -> str | None:
+    """#id, unless the id looks generated (three digits or more in a row)."""
     ident = element.get("id")
     if isinstance(ident, str) and ident and not re.search(r"\d{3}", ident):
         return "#" + sv.escape(ident)
@@ -632,6 +682,9 @@ def _relative(
         if part is None:
             return None
         tries = [part] if depth else [part, part.split(".", 1)[0]]
+        places = {_place(p[depth]) for p in paths}
+        if len(places) == 1:
+            tries.append(f"{part}:nth-of-type({places.pop()})")
         for css in (" > ".join([p, *chain]) for p in tries):
             compiled = sv.compile(css)
             if all(

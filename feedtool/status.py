@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from feedtool.model import Config
-from feedtool.store import SourceState, Store
+from feedtool.store import Outbox, SourceState, Store
 
 COLUMNS = ("SOURCE", "STATE", "LAST CHECK", "LAST SUCCESS", "LAST ITEMS", "ITEMS", "NEW", "ERROR")
 
@@ -49,8 +49,12 @@ def _when(value: datetime | None) -> str:
 def print_status(config: Config) -> int:
     with Store.open(config.settings.state_dir) as store:
         table = rows(config, store)
+        outbox = Outbox(store).summary()
     widths = [max(len(row[i]) for row in [COLUMNS, *table]) for i in range(len(COLUMNS) - 1)]
     for row in [COLUMNS, *table]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[-1]]).rstrip())
+    line = f"\nnotifications: {outbox.delivered} delivered, {outbox.pending} pending"
+    line += f", {outbox.dropped} dropped (gave up)" if outbox.dropped else ""
+    print(line + (f"; last error: {outbox.last_error}" if outbox.last_error else ""))
     return 0

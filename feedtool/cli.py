@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from feedtool import __version__, config
 from feedtool.errors import ConfigError, FeedtoolError, UsageError
-from feedtool.model import Config, Status
+from feedtool.model import Config, Source, Status
 
 logger = logging.getLogger("feedtool")
 
@@ -54,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the published feeds over HTTP")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--host", default="127.0.0.1")
+
+    snapshot = commands.add_parser(
+        "snapshot", help="save a source's page and its items now, for `check`"
+    )
+    snapshot.add_argument("source", nargs="+", metavar="SOURCE")
+    check = commands.add_parser(
+        "check", help="re-run extraction on the saved snapshots, offline, and show changes"
+    )
+    check.add_argument("--source", action="append", default=[], metavar="ID")
 
     commands.add_parser("status", help="one line per source: health, last check, items")
     commands.add_parser("opml", help="print an OPML list of all published feeds")
@@ -130,6 +139,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         sys.stdout.write(opml(_load(args)))
         return EXIT_OK
+    if command == "snapshot":
+        return _snapshot(args)
+    if command == "check":
+        return _check(args)
     if command == "demo":
         from feedtool.demo import demo
 
@@ -137,15 +150,54 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown command {command!r}")  # argparse makes this unreachable
 
 
+def _sources(cfg: Config, ids: Sequence[str]) -> list[Source]:
+    """The named sources (all when none are named); an unknown id is a usage error."""
+    known = {source.id: source for source in cfg.sources}
+    for source_id in ids:
+        if source_id not in known:
+            raise UsageError(f"no source with id {source_id!r} in {cfg.path}")
+    return [known[i] for i in ids] if ids else list(cfg.sources)
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    from feedtool import snapshot
+    from feedtool.scheduler import utc_now
+
+    cfg = _load(args)
+    for source in _sources(cfg, args.source):
+        path, count = snapshot.take(cfg, source, utc_now())
+        print(f"{source.id}: {count} items saved in {path}")
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from feedtool import snapshot
+
+    cfg = _load(args)
+    changed = False
+    for source in _sources(cfg, args.source):
+        results = snapshot.check(cfg, source)
+        if not results:
+            print(f"{source.id}: no snapshot (take one: feedtool snapshot {source.id})")
+        for result in results:
+            name = result.snapshot.stem
+            if result.error:
+                print(f"{source.id} {name}: FAILED: {result.error}")
+            elif result.changes:
+                print(f"{source.id} {name}: {len(result.changes)} change(s), {result.count} items")
+                print("\n".join(f"  {line}" for line in result.changes))
+            else:
+                print(f"{source.id} {name}: ok, {result.count} items as saved")
+            changed = changed or bool(result.error or result.changes)
+    return EXIT_FAILED if changed else EXIT_OK
+
+
 def _run(args: argparse.Namespace) -> int:
     from feedtool.lock import AlreadyRunning, exclusive
     from feedtool.pipeline import run_all
 
     cfg = _load(args)
-    known = {source.id for source in cfg.sources}
-    for source_id in args.source:
-        if source_id not in known:
-            raise UsageError(f"no source with id {source_id!r} in {cfg.path}")
+    _sources(cfg, args.source)
     try:
         with exclusive(cfg.settings.state_dir):
             results = run_all(cfg, only=args.source, force=args.force)

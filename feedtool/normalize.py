@@ -62,14 +62,18 @@ def canonical_link(href: str, base: str) -> str | None:
     href = clean_text(href)
     if not href:
         return None
-    parts = urlsplit(urljoin(base, href))
+    try:
+        parts = urlsplit(urljoin(base, href))
+        port = parts.port
+    except ValueError:
+        return None  # a malformed host or port ("http://x.org:abc/"): one bad link, not a crash
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
     host = parts.hostname.rstrip(".")
     if ":" in host:
         host = f"[{host}]"  # IPv6
-    if parts.port and str(parts.port) != _DEFAULT_PORTS[parts.scheme]:
-        host = f"{host}:{parts.port}"
+    if port and str(port) != _DEFAULT_PORTS[parts.scheme]:
+        host = f"{host}:{port}"
     path = re.sub(r";jsessionid=[^/?]*", "", parts.path, flags=re.IGNORECASE) or "/"
     # Drop tracking pairs but keep the others as written: re-encoding would change links
     # ("?123" becoming "?123=") that some servers read as raw query strings.
@@ -78,7 +82,8 @@ def canonical_link(href: str, base: str) -> str | None:
         for pair in parts.query.split("&")
         if pair and not _TRACKING.match(unquote_plus(pair.partition("=")[0]))
     )
-    return urlunsplit((parts.scheme, host, path, query, ""))
+    # Spaces are percent-encoded, as browsers do, so the link survives being read back.
+    return urlunsplit((parts.scheme, host, path, query, "")).replace(" ", "%20")
 
 
 def link_identity(link: str) -> str:
@@ -203,7 +208,7 @@ def _day(year: int, month: int, day: int) -> datetime:
 
 def _yearless(month: int, day: int, now: datetime) -> datetime:
     """ "20 December" means the last 20 December that is not in the future."""
-    for year in (now.year, now.year - 1, now.year - 4):  # the last is for 29 February
+    for year in range(now.year, now.year - 9, -1):  # as far back as the last 29 February
         try:
             candidate = _day(year, month, day)
         except ValueError:

@@ -136,12 +136,18 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except (sqlite3.Error, OSError) as e:
+            raise StateError(f"state database {path}: {e}") from e
+        try:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self.db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
-        except (sqlite3.Error, OSError) as e:
+        except (sqlite3.Error, StateError) as e:
+            self.db.close()
+            if isinstance(e, StateError):
+                raise
             raise StateError(f"state database {path}: {e}") from e
 
     @classmethod

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -163,3 +165,97 @@ url = "{url}"
 type = "html"
 {extra}
 {SELECT_BLOCK}"""
+
+
+@dataclass
+class Post:
+    """One request the webhook received: its JSON body, headers and the status it answered."""
+
+    path: str
+    body: dict[str, object]
+    headers: dict[str, str]
+    status: int
+
+
+class Webhook:
+    """A notification endpoint: records every POST's JSON body (Apprise's `json://` posts
+    {"version", "title", "message", "type"}), answers `status` after `delay` seconds."""
+
+    def __init__(self) -> None:
+        self.posts: list[Post] = []
+        self.status = 200
+        self.delay = 0.0
+        self._lock = threading.Lock()
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {"raw": raw.decode("utf-8", "replace")}
+                with hook._lock:
+                    status, delay = hook.status, hook.delay
+                    hook.posts.append(Post(self.path, body, dict(self.headers), status))
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"{}")
+                except OSError:  # the client went away (killed mid-request)
+                    pass
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # a client killed mid-request is part of the tests, not an error
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_port
+        self.url = f"json://127.0.0.1:{self.port}/hook"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def target(self, path: str = "/hook", userinfo: str = "") -> str:
+        """The Apprise URL of this endpoint at `path`, with optional `user:password@`."""
+        return f"json://{userinfo}127.0.0.1:{self.port}{path}"
+
+    def delivered(self, path: str | None = None) -> list[dict[str, object]]:
+        """The bodies of the posts answered with success (to `path`), in arrival order."""
+        with self._lock:
+            return [p.body for p in self.posts if p.status < 300 and path in (None, p.path)]
+
+    def messages(self, path: str | None = None) -> list[str]:
+        return [str(body.get("message", "")) for body in self.delivered(path)]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait (bounded) until at least `count` posts have arrived, successful or not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.posts) >= count:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.close()

@@ -19,8 +19,8 @@ from tests.conftest import Site
 RUSSIAN_TITLE = "Новости Организации Договора о коллективной безопасности"
 
 
-def fetcher(retries: int = 0, **kwargs: float) -> Fetcher:
-    return Fetcher(retries=retries, backoff=0.01, **kwargs)  # type: ignore[arg-type]
+def fetcher(retries: int = 0, max_bytes: int = 10 * 1024 * 1024) -> Fetcher:
+    return Fetcher(retries=retries, backoff=0.01, max_bytes=max_bytes)
 
 
 def fetched(result: Fetched | NotModified) -> Fetched:
@@ -56,10 +56,7 @@ def png_bytes() -> bytes:
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00\xff\x00\x00")
     return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", pixels)
-        + chunk(b"IEND", b"")
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
     )
 
 
@@ -87,7 +84,7 @@ def test_gzip_body_comes_out_decoded(site: Site) -> None:
     with fetcher() as f:
         result = fetched(f.get(url))
     assert result.body == text.encode()
-    assert site.hits("/news/")[0]["Accept-Encoding"].count("gzip") == 1
+    assert "gzip" in site.hits("/news/")[0]["Accept-Encoding"]
 
 
 def test_content_type_and_charset_are_parsed(site: Site) -> None:

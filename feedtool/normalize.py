@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
@@ -274,6 +275,16 @@ def item(
         content=content,
         content_hash=_digest(title, link or "", summary or "", content or "", _iso(published)),
     )
+
+
+def items(raws: Sequence[RawItem], *, source: Source, page_url: str, now: datetime) -> list[Item]:
+    """The usable items of a page or feed; scraped items need a link, feed entries do not."""
+    require_link = source.type != "feed"
+    cleaned = (
+        item(raw, source=source, page_url=page_url, now=now, require_link=require_link)
+        for raw in raws
+    )
+    return [i for i in cleaned if i is not None]
 
 
 def _title_from(fragment: str | None, limit: int = 80) -> str:

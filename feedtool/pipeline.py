@@ -22,7 +22,6 @@ from feedtool.model import (
     Item,
     NotifyTarget,
     NotModified,
-    RawItem,
     Settings,
     Source,
     SourceResult,
@@ -208,11 +207,9 @@ class _SourceRun:
         title = warning = None
         for page_number in range(1, source.paginate.max_pages + 1):
             extracted = extract.items(source, fetched, fetch=self.context.fetcher.get)
-            page_items = [
-                item
-                for raw in extracted.items
-                if (item := self._normalize(raw, fetched.url)) is not None
-            ]
+            page_items = normalize.items(
+                extracted.items, source=source, page_url=fetched.url, now=self.now
+            )
             skipped += extracted.skipped + len(extracted.items) - len(page_items)
             if page_number == 1:
                 if not page_items:
@@ -232,15 +229,6 @@ class _SourceRun:
             i for i in items if normalize.passes_filters(i, source.include, source.exclude)
         )
         return kept, skipped, title, warning
-
-    def _normalize(self, raw: RawItem, page_url: str) -> Item | None:
-        return normalize.item(
-            raw,
-            source=self.source,
-            page_url=page_url,
-            now=self.now,
-            require_link=self.source.type != "feed",
-        )
 
     def _with_fulltext(self, items: tuple[Item, ...]) -> tuple[Item, ...]:
         from feedtool.fulltext import enrich

@@ -25,20 +25,9 @@ def preview(args: argparse.Namespace) -> int:
         fetched = fetcher.get(args.url)
         assert isinstance(fetched, Fetched)  # no validators sent: never a 304
         extracted = extract.items(source, fetched, fetch=fetcher.get)
-    now = datetime.now(UTC)
-    items = [
-        item
-        for raw in extracted.items
-        if (
-            item := normalize.item(
-                raw,
-                source=source,
-                page_url=fetched.url,
-                now=now,
-                require_link=source.type != "feed",
-            )
-        )
-    ]
+    items = normalize.items(
+        extracted.items, source=source, page_url=fetched.url, now=datetime.now(UTC)
+    )
     print(table(items))
     print(
         f"\n{len(items)} items, {extracted.skipped} skipped"

@@ -27,20 +27,7 @@ def folder(config: Config, source: Source) -> Path:
 
 def items_of(source: Source, fetched: Fetched, now: datetime, fetch: extract.Fetch) -> list[Item]:
     extracted = extract.items(source, fetched, fetch=fetch)
-    return [
-        item
-        for raw in extracted.items
-        if (
-            item := normalize.item(
-                raw,
-                source=source,
-                page_url=fetched.url,
-                now=now,
-                require_link=source.type != "feed",
-            )
-        )
-        is not None
-    ]
+    return normalize.items(extracted.items, source=source, page_url=fetched.url, now=now)
 
 
 def take(config: Config, source: Source, now: datetime) -> tuple[Path, int]:

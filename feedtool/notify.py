@@ -169,7 +169,10 @@ def messages(target: NotifyTarget, rows: list[Pending]) -> list[tuple[list[Pendi
     """(rows, title, body) per message: health alerts alone, items alone or as one digest."""
     alerts = [r for r in rows if r.kind not in ("item", "update")]
     items = [r for r in rows if r.kind in ("item", "update")]
-    result = [([r], f"feedtool: {r.payload['message']}", r.payload["url"]) for r in alerts]
+    result = [
+        ([r], f"feedtool: {r.payload['message']}", f"{r.payload['message']}\n{r.payload['url']}")
+        for r in alerts
+    ]
     if items and (target.digest or len(items) > target.max_per_run):
         result.append((items, *_digest(items)))
     else:

@@ -109,12 +109,14 @@ class Daemon:
             states = {state.id: state for state in store.sources()}
         now = self.clock()
         for source in self.config.sources:
-            jitter = max(1, source.interval // 20)
+            jitter = source.interval // 20  # 5 %: none for intervals under 20 s
             job = self.scheduler.every(source.interval).to(source.interval + jitter).seconds
             job.do(self._guarded, self._check, source.id)
             due = due_at(source, states.get(source.id))
             wait = 0.0 if due is None else max(0.0, (due - now).total_seconds())
-            job.next_run = datetime.now() + timedelta(seconds=wait + random.uniform(0, jitter))
+            if wait:  # spread what is due later; what is due now runs on the first tick
+                wait += random.uniform(0, jitter)
+            job.next_run = datetime.now() + timedelta(seconds=wait)
         self.scheduler.every(self.NOTIFY_EVERY).seconds.do(self._guarded, self._deliver)
         self.scheduler.every(self.HEARTBEAT_EVERY).seconds.do(self._guarded, self._heartbeat)
         self._heartbeat()

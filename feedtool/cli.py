@@ -97,10 +97,25 @@ def _error(error: object, verbose: int) -> None:
     print(f"feedtool: error: {error}", file=sys.stderr)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time, not the one it was created with."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr, force=True
+        level=level,
+        format="%(asctime)s %(levelname)s %(message)s",
+        handlers=[_StderrHandler()],
+        force=True,
     )
     if verbose < 2:  # third-party chatter (urllib3 retries, apprise internals) only at -vv
         for name in ("urllib3", "apprise", "trafilatura", "charset_normalizer"):

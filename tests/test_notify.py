@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +25,6 @@ from tests.conftest import Site, Webhook, html_source, listing, news_items, writ
 from tests.feedcheck import parse_clean
 
 # Apprise's e-mail plugin imports the deprecated stdlib imghdr: not ours to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")
 
 TOKEN = "tok-Zq8xV3pL9wK2mN7r"
 
@@ -78,15 +75,6 @@ class Clock:
 
 def run_at(config: Path, clock: Clock) -> None:
     run_all(config_module.load(config), force=True, clock=clock)
-
-
-@pytest.fixture(autouse=True)
-def _forget_log_streams() -> Iterator[None]:
-    """cli.main() points the root logger at this test's captured stderr: drop it afterwards."""
-    yield
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if type(h) is logging.StreamHandler]:
-        root.removeHandler(handler)
 
 
 @pytest.fixture

@@ -109,22 +109,27 @@ class _Table:
     def at(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
-    def get(self, key: str, kind: type[T], default: T) -> T:
+    def optional(self, key: str, kind: type[T]) -> T | None:
         self._known.add(key)
         if key not in self.data:
-            return default
+            return None
         value = self.data[key]
-        valid = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        is_number = isinstance(value, int) and not isinstance(value, bool)
+        if kind is float and is_number:
             return float(value)  # type: ignore[return-value]
-        if not valid:
+        if not isinstance(value, kind) or (kind is int and not is_number):
             raise _Problem(self.at(key), f"expected {_NAMES[kind]}, got {_kind(value)}")
-        return value  # type: ignore[no-any-return]
+        return value
+
+    def get(self, key: str, kind: type[T], default: T) -> T:
+        value = self.optional(key, kind)
+        return default if value is None else value
 
     def required(self, key: str, kind: type[T]) -> T:
-        if key not in self.data:
+        value = self.optional(key, kind)
+        if value is None:
             raise _Problem(self.at(key), "missing (required)")
-        return self.get(key, kind, None)  # type: ignore[arg-type]
+        return value
 
     def strings(self, key: str) -> tuple[str, ...]:
         values = self.get(key, list, [])
@@ -244,7 +249,8 @@ def _source(t: _Table) -> Source:
     kind = t.get("type", str, "auto")
     if kind not in SOURCE_TYPES:
         raise _Problem(t.at("type"), f"expected one of {', '.join(SOURCE_TYPES)}, got {kind!r}")
-    select = _selectors(t.get("select", dict, None), t.at("select")) if "select" in t.data else None
+    select_table = t.optional("select", dict)
+    select = None if select_table is None else _selectors(select_table, t.at("select"))
     if kind == "html" and select is None:
         kind = "auto"  # no selectors: detect items, as the contract says
     if kind == "feed" and select is not None:
@@ -255,7 +261,7 @@ def _source(t: _Table) -> Source:
     source = Source(
         id=source_id,
         url=url,
-        title=t.get("title", str, None),
+        title=t.optional("title", str),
         type=kind,  # type: ignore[arg-type]
         interval=t.interval("interval", 1800),
         select=select,
@@ -278,7 +284,7 @@ def _selectors(data: dict[str, Any], where: str) -> Selectors:
     _check_selector(item, t.at("item"), attribute=False)
     fields = {}
     for key in ("title", "link", "date", "summary", "content"):
-        value = t.get(key, str, None)
+        value = t.optional(key, str)
         if value is not None:
             _check_selector(value, t.at(key))
         fields[key] = value
@@ -287,7 +293,7 @@ def _selectors(data: dict[str, Any], where: str) -> Selectors:
         raise _Problem(
             t.at("link"), f'{link!r} is not a link: use "selector@attribute", e.g. "a@href"'
         )
-    date_format = t.get("date_format", str, None)
+    date_format = t.optional("date_format", str)
     if date_format is not None and "%" not in date_format:
         raise _Problem(t.at("date_format"), f"{date_format!r} has no strftime directives")
     t.done()
@@ -318,7 +324,7 @@ def _check_selector(value: str, where: str, *, attribute: bool = True) -> None:
 
 def _paginate(data: dict[str, Any], where: str) -> Paginate:
     t = _Table(data, where)
-    next_selector = t.get("next", str, None)
+    next_selector = t.optional("next", str)
     if next_selector is not None:
         _check_selector(next_selector, t.at("next"))
     paginate = Paginate(next=next_selector, max_pages=t.positive("max_pages", 1))

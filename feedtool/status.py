@@ -13,7 +13,7 @@ COLUMNS = ("SOURCE", "STATE", "LAST CHECK", "LAST SUCCESS", "LAST ITEMS", "ITEMS
 def rows(config: Config, store: Store) -> list[tuple[str, ...]]:
     """The status table, one row per configured source."""
     states = {state.id: state for state in store.sources()}
-    table = []
+    table: list[tuple[str, ...]] = []
     for source in config.sources:
         state = states.get(source.id)
         if state is None:

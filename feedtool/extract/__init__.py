@@ -38,7 +38,7 @@ def items(source: Source, fetched: Fetched, fetch: Fetch) -> Extracted:
 def detect_items(page: Page) -> Extracted:
     from feedtool.extract.detect import detect
 
-    detection = detect(page.soup, page.base)
+    detection = detect(page.soup, page.url)
     return Extracted(items=detection.items, title=page.title, selectors=detection.selectors)
 
 

@@ -12,7 +12,7 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import islice, pairwise
 from statistics import fmean
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
@@ -63,6 +63,7 @@ _DATE = re.compile(
 _MAX_DATE_TEXT = 60  # longer strings are prose that happens to mention a date
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_ROOTS = frozenset({"html", "body", "[document]"})
 _OFF_TAGS = frozenset({"nav", "header", "footer", "aside"})
 _OFF_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
 _OFF_NAMES = re.compile(
@@ -138,7 +139,7 @@ class _Found:
     date_el: Tag | None
     date_attr: bool  # the date is the datetime attribute of <time>
     quality: float  # how article-like the link is, 0..1
-    urls: int  # distinct article links in the block
+    titled: int  # distinct article links in the block with a title-like text, at least 1
 
 
 @dataclass(slots=True)
@@ -155,10 +156,12 @@ class _Detector:
     def __init__(self, soup: BeautifulSoup, base_url: str) -> None:
         self.soup = soup
         self.base = base_url
-        base = soup.find("base", href=True)
-        if isinstance(base, Tag) and isinstance(base.get("href"), str):
+        base = next((e for e in soup.descendants if isinstance(e, Tag) and e.name == "base"), None)
+        if base is not None and isinstance(base.get("href"), str):
             with contextlib.suppress(ValueError):
                 self.base = urljoin(base_url, str(base["href"]).strip())
+        origin = urlsplit(self.base)
+        self.origin = f"{origin.scheme}://{origin.netloc}"
         page = urlsplit(base_url)
         self.host = _bare_host(page.hostname or "")
         self.path = page.path or "/"
@@ -170,8 +173,11 @@ class _Detector:
         self._sigs: dict[int, str] = {}
         self._contexts: dict[int, float] = {}
         self._texts: dict[int, str] = {}
+        self._marked: dict[int, tuple[bool, bool, bool]] = {}
+        self._aboves: dict[int, tuple[float, bool]] = {}
         self.counts: dict[int, int] = {}
         self.total = 0
+        self.wrapper = 0.0
 
     def run(self) -> Detection:
         best: tuple[float, _Candidate, list[_Found]] | None = None
@@ -194,11 +200,11 @@ class _Detector:
                 title=f.title,
                 link=f.link,
                 date=f.date,
-                summary=f.summary.decode_contents().strip() or None if f.summary else None,
+                summary=(f.summary.decode_contents().strip() or None) if f.summary else None,
             )
             for f in found
         )
-        return Detection(items=items, selectors=_suggest(self.soup, self.base, candidate, found))
+        return Detection(items=items, selectors=_suggest(self, candidate, found))
 
     # links
 
@@ -215,7 +221,12 @@ class _Detector:
         if not href or href.startswith("#"):
             return None
         try:
-            parts = urlsplit(urljoin(self.base, href))
+            if href.startswith(("http://", "https://")) and "/." not in href:
+                parts = urlsplit(href)
+            elif href.startswith("/") and not href.startswith("//") and "/." not in href:
+                parts = urlsplit(self.origin + href)  # urljoin's answer, several times faster
+            else:
+                parts = urlsplit(urljoin(self.base, href))
             host = _bare_host(parts.hostname or "")
         except ValueError:
             return None
@@ -257,17 +268,25 @@ class _Detector:
     def _candidates(self) -> Iterator[_Candidate]:
         root = self.soup.body or self.soup
         parents: dict[int, Tag] = {}
-        for anchor in root.find_all("a", href=True):
+        counts = self.counts
+        for anchor in root.descendants:
+            if not isinstance(anchor, Tag) or anchor.name != "a":
+                continue
             if self.article(anchor.get("href")) is None:
                 continue
             self.total += 1
-            for element in (anchor, *anchor.parents):
-                self.counts[id(element)] = self.counts.get(id(element), 0) + 1
-                if element is not anchor:
-                    parents.setdefault(id(element), element)
+            counts[id(anchor)] = counts.get(id(anchor), 0) + 1
+            for element in anchor.parents:
+                key = id(element)
+                if key in counts:
+                    counts[key] += 1
+                else:
+                    counts[key] = 1
+                    parents[key] = element
+        self.wrapper = _WRAPPER_SHARE * self.total
         # Look-alike siblings are grouped per parent; parents that look alike under one
         # grandparent (rows of a card grid) pool their blocks.
-        groups: dict[tuple[int, str, str, float], list[tuple[Tag, list[Tag]]]] = {}
+        groups: dict[tuple[int, str, str], list[tuple[Tag, list[Tag]]]] = {}
         for parent in parents.values():
             if self.counts[id(parent)] < 2 or parent.name in ("html", "[document]"):
                 continue
@@ -276,21 +295,44 @@ class _Detector:
             for index, kid in enumerate(kids):
                 positions.setdefault(self.sig(kid), []).append(index)
             for sig, where in positions.items():
-                linked = [i for i in where if self.counts.get(id(kids[i]))]
+                linked = [i for i in where if id(kids[i]) in self.counts]
                 if not linked:
                     continue
-                context = self.context(parent, sig)
-                if self.box_title(kids[linked[0]]):
-                    context *= _OFF
-                key = (id(parent.parent), self.sig(parent), sig, context)
-                groups.setdefault(key, []).append((parent, [kids[i] for i in where]))
+                groups.setdefault((id(parent.parent), self.sig(parent), sig), []).append(
+                    (parent, [kids[i] for i in where])
+                )
                 if len(linked) >= _MIN_ITEMS:
-                    yield from self._flat(kids, linked, context)
-        for (_, _, _, context), runs in groups.items():
-            members = [m for _, run in runs for m in run]
-            units = [(m,) for m in members if self.counts.get(id(m))]
-            if len(units) >= 2:
-                yield _Candidate(units=units, members=members, context=context, flat=False)
+                    yield from self._flat(kids, linked, self.context(parent, kids[linked[0]]))
+        for (_, parent_sig, sig), runs in groups.items():
+            if sum(id(m) in self.counts for _, run in runs for m in run) < 2:
+                continue
+            grandparent = runs[0][0].parent
+            if len(runs) > 1 and grandparent is not None:
+                runs = self._pooled(grandparent, parent_sig, sig)
+            by_context: dict[float, list[Tag]] = {}
+            for parent, run in runs:
+                first = next((m for m in run if id(m) in self.counts), None)
+                if first is not None:
+                    by_context.setdefault(self.context(parent, first), []).extend(run)
+            for context, members in by_context.items():
+                units = [(m,) for m in members if id(m) in self.counts]
+                if len(units) >= 2:
+                    yield _Candidate(units=units, members=members, context=context, flat=False)
+
+    def _pooled(self, grandparent: Tag, parent_sig: str, sig: str) -> list[tuple[Tag, list[Tag]]]:
+        """All look-alike parents' blocks in page order, parents with a single link included.
+
+        Those were left out of the grouping (a lone link makes no run), but date-headed
+        sections (an h3 date, then a list) often hold a single item.
+        """
+        runs = []
+        for parent in grandparent.children:
+            if not isinstance(parent, Tag) or id(parent) not in self.counts:
+                continue
+            if self.sig(parent) == parent_sig:
+                kids = [k for k in parent.children if isinstance(k, Tag) and self.sig(k) == sig]
+                runs.append((parent, kids))
+        return runs
 
     def _flat(self, kids: list[Tag], linked: list[int], context: float) -> Iterator[_Candidate]:
         """Items with no wrapper of their own: runs of siblings such as date, link, date, link.
@@ -309,28 +351,57 @@ class _Detector:
             units = [tuple(kids[s:e]) for s, e in zip(starts, ends, strict=True)]
             yield _Candidate(units=units, members=[], context=context, flat=True)
 
-    def context(self, parent: Tag, sig: str) -> float:
-        """How much a list looks like main content (>1) or navigation and side boxes (<1)."""
+    def context(self, parent: Tag, first: Tag) -> float:
+        """How much a list looks like main content (>1) or navigation and side boxes (<1).
+
+        `first` is the list's first linked block: its class and a heading just before it
+        count too, as do headings just before the list and its two nearest wrappers.
+        """
         key = id(parent)
         if key not in self._contexts:
-            factor, main = 1.0, False
-            for level, element in enumerate((parent, *parent.parents)):
-                if element.name in ("html", "body", "[document]"):
+            factor, main = self._above(parent)
+            for element in islice((parent, *parent.parents), 3):
+                if element.name in _ROOTS or self.counts.get(id(element), 0) >= self.wrapper:
                     break
-                role = element.get("role")
-                names = _names(element)
-                if element.name in _OFF_TAGS or role in _OFF_ROLES:
-                    factor *= _OFF
-                elif self.counts.get(id(element), 0) < _WRAPPER_SHARE * self.total:
-                    if _OFF_NAMES.search(names):
-                        factor *= _OFF
-                    if level < 3 and self.box_title(element):
-                        factor *= _OFF
-                main = main or element.name == "main" or role == "main"
-                main = main or bool(_MAIN_NAMES.search(names) and not _OFF_NAMES.search(names))
+                factor *= _OFF if self.box_title(element) else 1.0
             self._contexts[key] = max(factor, _OFF**4) * (1.5 if main else 1.0)
-        off_members = _OFF_NAMES.search(sig.partition(".")[2].replace(".", " "))
-        return self._contexts[key] * (_OFF if off_members else 1.0)
+        off_first = _OFF_NAMES.search(" ".join(_stable_classes(first)).lower())
+        return self._contexts[key] * (_OFF if off_first or self.box_title(first) else 1.0)
+
+    def _above(self, element: Tag) -> tuple[float, bool]:
+        """The navigation factor of the element and its ancestors, and whether one is main.
+
+        Memoized top-down, so the rows of a long menu do not each walk up to the root.
+        """
+        chain: list[Tag] = []
+        node: Tag | None = element
+        while node is not None and node.name not in _ROOTS and id(node) not in self._aboves:
+            chain.append(node)
+            node = node.parent
+        factor, main = self._aboves.get(id(node), (1.0, False))
+        for node in reversed(chain):
+            off, off_names, is_main = self._marks(node)
+            if off or (off_names and self.counts.get(id(node), 0) < self.wrapper):
+                factor *= _OFF
+            main = main or is_main
+            self._aboves[id(node)] = (factor, main)
+        return self._aboves.get(id(element), (1.0, False))
+
+    def _marks(self, element: Tag) -> tuple[bool, bool, bool]:
+        """Whether the element is navigation or a side box by tag or role, by name, or main."""
+        key = id(element)
+        if key not in self._marked:
+            role = element.get("role")
+            names = _names(element)
+            off_names = bool(_OFF_NAMES.search(names))
+            self._marked[key] = (
+                element.name in _OFF_TAGS or role in _OFF_ROLES,
+                off_names,
+                element.name == "main"
+                or role == "main"
+                or bool(not off_names and _MAIN_NAMES.search(names)),
+            )
+        return self._marked[key]
 
     # reading blocks
 
@@ -350,7 +421,9 @@ class _Detector:
         dated = fmean(f.date is not None for f in found)
         summarized = fmean(f.summary is not None for f in found)
         wordy = fmean(min(1.0, max(len(f.title.split()) / 4, len(f.title) / 25)) for f in found)
-        single = fmean(1.0 if f.urls <= 2 else 2 / f.urls for f in found)
+        # An item links one article (and maybe an author or tags, with short texts): a block
+        # linking several titles is a section of the page that holds several items.
+        single = fmean(1 / f.titled for f in found)
         quality = fmean(f.quality for f in found)
         return len(found) * quality * single * wordy * (0.5 + dated) * (1 + 0.2 * summarized)
 
@@ -403,13 +476,13 @@ class _Detector:
             link=link,
             title=title,
             date=date,
-            summary=self._summary(block, [title_el, anchor, date_el], title),
+            summary=self._summary(block, title_el, anchor, date_el, title),
             anchor=anchor,
             title_el=title_el,
             date_el=date_el,
             date_attr=date_attr,
             quality=quality[link],
-            urls=len(links),
+            titled=max(1, sum(any(len(self.text(a)) >= 20 for a in links[u]) for u in links)),
         )
 
     def _date(self, block: _Block) -> tuple[str | None, Tag | None, bool]:
@@ -449,9 +522,17 @@ class _Detector:
             return fallback[0], fallback[1], False
         return None, None, False
 
-    def _summary(self, block: _Block, exclude: list[Tag | None], title: str) -> Tag | None:
-        """A teaser: an element hinted by its class, else the first paragraph, besides the title."""
-        taken = [e for e in exclude if e is not None]
+    def _summary(
+        self, block: _Block, title_el: Tag, anchor: Tag, date_el: Tag | None, title: str
+    ) -> Tag | None:
+        """A teaser: an element hinted by its class, else the first paragraph, besides the title.
+
+        It may sit inside the link only when the link wraps the whole card (title included).
+        """
+        parts = [e for e in (title_el, anchor, date_el) if e is not None]
+        holders = [e for e in (title_el, date_el) if e is not None]
+        if title_el is anchor:
+            holders.append(anchor)
         plain: Tag | None = None
         for element in block.tags:
             if element.name not in ("p", "div", "section", "span", "dd"):
@@ -459,7 +540,7 @@ class _Detector:
             hinted = bool(_SUMMARY_HINT.search(_names(element)))
             if element.name == "span" and not hinted:
                 continue
-            if any(_inside(t, element) or _inside(element, t) for t in taken):
+            if any(_inside(p, element) for p in parts) or any(_inside(element, h) for h in holders):
                 continue
             text = self.text(element)
             if len(text) < 20 or text == title or _DATE.fullmatch(text):
@@ -530,23 +611,22 @@ def _link_of(heading: Tag, links: dict[str, list[Tag]]) -> tuple[str | None, Tag
 # --- selectors --------------------------------------------------------------------------------
 
 
-def _suggest(
-    soup: BeautifulSoup, base: str, candidate: _Candidate, found: list[_Found]
-) -> Selectors | None:
+def _suggest(detector: _Detector, candidate: _Candidate, found: list[_Found]) -> Selectors | None:
     """Selectors that reproduce the detection, each checked against the page."""
     if candidate.flat:
         return None
-    members = [_member(f, candidate) for f in found]
-    blocks = [m for m in members if m is not None]
-    if len(blocks) != len(found):
-        return None
-    item = _item_selector(soup, blocks, candidate.members)
+    members = {id(m) for m in candidate.members}
+    blocks = [
+        next(e for e in (f.anchor, *f.anchor.parents) if id(e) in members)
+        for f in found  # the anchor was found in one of the members
+    ]
+    item = _item_selector(detector.soup, blocks, candidate.members)
     if item is None:
         return None
 
     def href(element: Tag, f: _Found) -> bool:
-        value = element.get("href")
-        return isinstance(value, str) and urljoin(base, value.strip()).split("#")[0] == f.link
+        article = detector.article(element.get("href"))
+        return article is not None and article[0] == f.link
 
     title = _relative(blocks, [f.title_el for f in found], lambda e, f: _text(e) == f.title, found)
     link = _relative(blocks, [f.anchor for f in found], href, found, allow_self=True)
@@ -575,14 +655,6 @@ def _suggest(
     return Selectors(item=item, title=title, link=f"{link}@href", date=date, summary=summary)
 
 
-def _member(f: _Found, candidate: _Candidate) -> Tag | None:
-    ids = {id(m) for m in candidate.members}
-    for element in (f.anchor, *f.anchor.parents):
-        if id(element) in ids:
-            return element
-    return None
-
-
 def _date_of(element: Tag, attr: bool) -> str | None:
     if attr:
         value = element.get("datetime")
@@ -606,7 +678,6 @@ def _item_selector(soup: BeautifulSoup, blocks: list[Tag], members: list[Tag]) -
     Tried from short to long: the blocks' tag and classes, then under ancestors (a child chain,
     a distinctive ancestor or id), then with the ancestors' positions as the last resort.
     """
-    wanted = {id(b) for b in blocks}
     allowed = {id(m) for m in members}
     levels = [blocks]
     while len(levels) < 7:
@@ -638,8 +709,21 @@ def _item_selector(soup: BeautifulSoup, blocks: list[Tag], members: list[Tag]) -
             positioned.append(parts[depth] + (f":nth-of-type({only})" if only else ""))
             yield " > ".join(reversed(positioned))
 
+    # Every try ends in the blocks' tag and shared classes, so only elements that have them
+    # can match: checking the blocks, then those others until one matches, is a select over
+    # the page at a fraction of the cost.
+    name, shared = blocks[0].name, frozenset.intersection(*map(_stable_classes, blocks))
+    others = [
+        e
+        for e in soup.descendants
+        if isinstance(e, Tag)
+        and e.name == name
+        and id(e) not in allowed
+        and shared.issubset(_classes(e))
+    ]
     for css in tries():
-        if wanted <= {id(e) for e in sv.select(css, soup)} <= allowed:
+        compiled = sv.compile(css)
+        if all(compiled.match(b) for b in blocks) and not any(compiled.match(e) for e in others):
             return css
     return None
 

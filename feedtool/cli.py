@@ -97,10 +97,10 @@ def _error(error: object, verbose: int) -> None:
     print(f"feedtool: error: {error}", file=sys.stderr)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
     """Writes to whatever sys.stderr is at the time, not the one it was created with."""
 
-    @property  # type: ignore[override]
+    @property  # type: ignore[override,unused-ignore]
     def stream(self) -> object:
         return sys.stderr
 

@@ -44,7 +44,7 @@ class _SiteHandler(SimpleHTTPRequestHandler):
             local = local / (f"index.{query}.html" if query else "index.html")
         return str(local)
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self):  # type: ignore[no-untyped-def,unused-ignore]
         if self.extra_item and self.path == "/news/":
             page = Path(self.translate_path(self.path)).read_text(encoding="utf-8")
             anchor = '<div class="news-list">'

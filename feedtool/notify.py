@@ -200,7 +200,7 @@ def send_apprise(url: str, title: str, body: str) -> str | None:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return "not a notification URL Apprise understands"
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call,unused-ignore]
         ok = bool(notifier.notify(title=title, body=body))
     if ok:
         return None

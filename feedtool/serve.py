@@ -21,7 +21,7 @@ CONTENT_TYPES = {
 class FeedHandler(SimpleHTTPRequestHandler):
     """Static files with strong-enough ETags (size + mtime) so readers can poll cheaply."""
 
-    def send_head(self):  # type: ignore[no-untyped-def]
+    def send_head(self):  # type: ignore[no-untyped-def,unused-ignore]
         path = Path(self.translate_path(self.path))
         if path.is_file():
             stat = path.stat()

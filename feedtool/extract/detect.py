@@ -17,7 +17,8 @@ from statistics import fmean
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import soupsieve as sv
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, Tag
+from bs4.element import NavigableString
 
 from feedtool.model import RawItem, Selectors
 
@@ -315,7 +316,7 @@ class _Detector:
                 if first is not None:
                     by_context.setdefault(self.context(parent, first), []).extend(run)
             for context, members in by_context.items():
-                units = [(m,) for m in members if id(m) in self.counts]
+                units: list[tuple[Tag, ...]] = [(m,) for m in members if id(m) in self.counts]
                 if len(units) >= 2:
                     yield _Candidate(units=units, members=members, context=context, flat=False)
 
@@ -437,14 +438,16 @@ class _Detector:
         block = _Block.walk(unit)
         links: dict[str, list[Tag]] = {}
         quality: dict[str, float] = {}
-        for anchor in block.all_tags():
-            if anchor.name == "a" and (article := self.article(anchor.get("href"))) is not None:
-                links.setdefault(article[0], []).append(anchor)
+        for element in block.all_tags():
+            if element.name == "a" and (article := self.article(element.get("href"))) is not None:
+                links.setdefault(article[0], []).append(element)
                 quality[article[0]] = article[1]
         if not links:
             return None
         date, date_el, date_attr = self._date(block)
-        heading = next((e for e in block.tags if e.name in _HEADINGS and self.text(e)), None)
+        heading: Tag | None = next(
+            (e for e in block.tags if e.name in _HEADINGS and self.text(e)), None
+        )
         if heading is None:
             heading = next(
                 (

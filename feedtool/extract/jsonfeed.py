@@ -76,7 +76,7 @@ def _content(entry: dict[str, Any], base: str) -> str | None:
     """content_html with links resolved (as feedparser does for RSS/Atom), else content_text."""
     content_html = _str(entry.get("content_html"))
     if content_html:
-        return resolve_relative_uris(content_html, base, "utf-8", "text/html")
+        return str(resolve_relative_uris(content_html, base, "utf-8", "text/html"))
     content_text = _str(entry.get("content_text"))
     if not content_text:
         return None

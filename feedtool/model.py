@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Literal
 
 SourceType = Literal["html", "feed", "auto"]
-Identity = str  # "link" | "title" | "title+date" | a CSS selector ("sel" or "sel@attr")
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -45,7 +44,7 @@ class Source:
     type: SourceType = "auto"
     interval: int = 1800  # seconds
     select: Selectors | None = None
-    identity: Identity = "link"
+    identity: str = "link"  # "link" | "title" | "title+date" | a selector ("sel@attr")
     paginate: Paginate = field(default_factory=Paginate)
     fulltext: bool = False
     include: tuple[str, ...] = ()
@@ -155,6 +154,7 @@ class Extracted:
     next_url: str | None = None  # the next page of a paginated listing
     warning: str | None = None  # e.g. a malformed (bozo) feed that still yielded items
     selectors: Selectors | None = None  # what automatic detection found, for the user to pin
+    base_url: str | None = None  # what relative URLs resolve against (<base href>), if not the URL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

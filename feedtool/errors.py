@@ -31,3 +31,11 @@ class StateError(FeedtoolError):
 
 class EmptyPageError(ExtractError):
     """The page was read but no item was found on it: selectors that no longer match."""
+
+
+class Interrupted(FeedtoolError):
+    """The daemon was told to stop while a source was being checked: not the source's fault."""
+
+
+class PublishError(FeedtoolError):
+    """The feeds cannot be written (output_dir unwritable, disk full): concerns every source."""

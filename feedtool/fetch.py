@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from email.message import Message
 
 import requests
+import urllib3
 
 from feedtool import USER_AGENT
-from feedtool.errors import FetchError
-from feedtool.model import Fetched, NotModified, Validators
+from feedtool.errors import FetchError, Interrupted
+from feedtool.model import Fetched, NotModified, Settings, Validators
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
+DEADLINE_FACTOR = 3  # a whole body may take this many read timeouts
 ACCEPT = (
     "text/html,application/xhtml+xml,application/atom+xml,application/rss+xml,"
     "application/feed+json,application/json;q=0.9,application/xml;q=0.9,*/*;q=0.8"
@@ -31,13 +34,24 @@ class Fetcher:
         max_bytes: int = 10 * 1024 * 1024,
         retries: int = 2,
         backoff: float = 0.5,
+        stop: threading.Event | None = None,
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.retries = retries
         self.backoff = backoff
+        self.stop = stop or threading.Event()  # set by the daemon's SIGTERM: abort at once
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT})
+
+    @classmethod
+    def for_settings(cls, settings: Settings, stop: threading.Event | None = None) -> Fetcher:
+        return cls(
+            timeout=settings.timeout,
+            max_bytes=settings.max_bytes,
+            retries=settings.retries,
+            stop=stop,
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -66,7 +80,8 @@ class Fetcher:
                     raise FetchError(str(e)) from e.__cause__
                 delay = self.backoff * 2**attempt
                 logger.info("%s: %s; retrying in %.1fs", url, e, delay)
-                time.sleep(delay)
+                if self.stop.wait(delay):
+                    raise Interrupted("stopped") from None
         raise AssertionError("unreachable")
 
     def _get_once(self, url: str, headers: dict[str, str]) -> Fetched | NotModified:
@@ -74,8 +89,12 @@ class Fetcher:
             response = self.session.get(
                 url, headers=headers, timeout=(CONNECT_TIMEOUT, self.timeout), stream=True
             )
-        except requests.exceptions.InvalidURL as e:
-            raise FetchError(f"invalid URL {url!r}") from e
+        except (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.MissingSchema,
+        ) as e:
+            raise FetchError(f"invalid URL {url!r} (expected http:// or https://)") from e
         except requests.exceptions.TooManyRedirects as e:
             raise FetchError("too many redirects") from e
         except requests.exceptions.RequestException as e:
@@ -102,21 +121,32 @@ class Fetcher:
         )
 
     def _read_capped(self, response: requests.Response) -> bytes:
-        """Read the (decompressed) body, aborting past max_bytes: a page must not eat memory."""
+        """Read the (decompressed) body within max_bytes and a deadline.
+
+        A page must not eat memory, and a server that trickles bytes must not hold a run (or a
+        stopping daemon) hostage: the read timeout alone applies per chunk, not to the whole.
+        """
         declared = response.headers.get("Content-Length", "")
         compressed = "Content-Encoding" in response.headers
         if declared.isdigit() and not compressed and int(declared) > self.max_bytes:
             raise FetchError(f"response larger than {_size(self.max_bytes)}")
+        deadline = time.monotonic() + self.timeout * DEADLINE_FACTOR
         chunks: list[bytes] = []
         total = 0
         try:
-            for chunk in response.iter_content(chunk_size=65536):
+            while chunk := response.raw.read1(65536, decode_content=True):
                 total += len(chunk)
                 if total > self.max_bytes:
                     raise FetchError(f"response larger than {_size(self.max_bytes)}")
+                if self.stop.is_set():
+                    raise Interrupted("stopped")
+                if time.monotonic() > deadline:
+                    raise FetchError(
+                        f"response took longer than {self.timeout * DEADLINE_FACTOR:g}s"
+                    )
                 chunks.append(chunk)
-        except requests.exceptions.RequestException as e:
-            raise _Retryable(_describe(e)) from e
+        except urllib3.exceptions.HTTPError as e:
+            raise _Retryable("timed out" if "timed out" in str(e) else "connection broken") from e
         return b"".join(chunks)
 
 

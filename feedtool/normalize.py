@@ -9,7 +9,7 @@ import hashlib
 import html
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -52,7 +52,7 @@ def html_to_text(fragment: str | None) -> str:
 
 _TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|yclid|ysclid|msclkid|mc_cid|mc_eid|_openstat"
-    r"|_hsenc|_hsmi|mkt_tok|igshid|phpsessid|jsessionid|sid|sessionid)$",
+    r"|_hsenc|_hsmi|mkt_tok|igshid|phpsessid|jsessionid)$",
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
@@ -181,7 +181,10 @@ def parse_date(text: str | None, now: datetime, date_format: str | None = None) 
         fast = _fast_path(text, now)
     except ValueError:
         return None  # 31.02.2024 and the like: a known form, but not a date
-    return fast or _dateparser(text, now.date())
+    if fast:
+        return fast
+    parsed = _dateparser(text, now.replace(second=0, microsecond=0, tzinfo=None))
+    return min(parsed, now) if parsed else None  # "5 minutes ago" must not land in the future
 
 
 def _fast_path(text: str, now: datetime) -> datetime | None:
@@ -220,10 +223,10 @@ def _yearless(month: int, day: int, now: datetime) -> datetime:
 
 
 @lru_cache(maxsize=4096)
-def _dateparser(text: str, today: date) -> datetime | None:
+def _dateparser(text: str, relative_base: datetime) -> datetime | None:
+    """dateparser, cached per text and minute: relative dates ("2 hours ago") need the time."""
     import dateparser  # costly to import; most pages never need it
 
-    relative_base = datetime(today.year, today.month, today.day, 23, 59, 59)
     parsed = dateparser.parse(
         text,
         settings={
@@ -256,8 +259,8 @@ def item(
 ) -> Item | None:
     """Clean one raw item; None when it lacks a title or (where required) a link."""
     link = canonical_link(raw.link, page_url) if raw.link else None
-    summary = sanitize_html(raw.summary, link or page_url)
-    content = sanitize_html(raw.content, link or page_url)
+    summary = sanitize_html(raw.summary, page_url)
+    content = sanitize_html(raw.content, page_url)
     title = clean_text(raw.title) or _title_from(summary or content)
     if not title or (require_link and link is None):
         return None
@@ -273,7 +276,9 @@ def item(
         date_inferred=published is None,
         summary=summary,
         content=content,
-        content_hash=_digest(title, link or "", summary or "", content or "", _iso(published)),
+        # Not the date: relative dates ("2 hours ago") drift on every run, and a date alone
+        # changing is not news. Title, link, summary or content changing is.
+        content_hash=_digest(title, link or "", summary or "", content or ""),
     )
 
 

@@ -7,6 +7,7 @@ source and never stops the others.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -14,7 +15,13 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from feedtool import extract, health, normalize, notify, publish
-from feedtool.errors import EmptyPageError, FeedtoolError, SourceError
+from feedtool.errors import (
+    EmptyPageError,
+    FeedtoolError,
+    PublishError,
+    SourceError,
+    StateError,
+)
 from feedtool.fetch import Fetcher
 from feedtool.model import (
     Config,
@@ -56,9 +63,7 @@ def run_all(
     """One pass over the sources that are due (all of `only`, or all with force), then
     delivery of the notification outbox."""
     settings = config.settings
-    fetcher = Fetcher(
-        timeout=settings.timeout, max_bytes=settings.max_bytes, retries=settings.retries
-    )
+    fetcher = Fetcher.for_settings(settings)
     results = []
     with fetcher, Store.open(settings.state_dir) as store:
         context = Context(
@@ -92,7 +97,9 @@ def run_source(source: Source, context: Context) -> SourceResult:
     except SourceError as e:
         result = _failed(source, context, state, now, e)
     except FeedtoolError:
-        raise  # state trouble concerns every source: let the caller stop
+        raise  # state, output or a stop request concern every source: let the caller stop
+    except sqlite3.Error as e:
+        raise StateError(f"state database {context.store.path}: {e}") from e
     except Exception as e:  # a bug must not take the other sources down with it
         logger.exception("%s: internal error", source.id)
         error = SourceError(f"internal error: {type(e).__name__}: {e}")
@@ -190,8 +197,8 @@ class _SourceRun:
         missing = not all(
             (settings.output_dir / f"{self.source.id}{s}").exists() for s in publish.SUFFIXES
         )
-        if missing:  # deleted by hand: a 304 must not leave the feed unpublished
-            self._publish(feed_title)
+        if missing or (self.state is not None and self.state.unpublished):
+            self._publish(feed_title)  # a 304 must not leave stored changes unpublished
         return SourceResult(source_id=self.source.id, status=Status.NOT_MODIFIED)
 
     def _harvest(self, first: Fetched) -> tuple[tuple[Item, ...], int, str | None, str | None]:
@@ -208,7 +215,10 @@ class _SourceRun:
         for page_number in range(1, source.paginate.max_pages + 1):
             extracted = extract.items(source, fetched, fetch=self.context.fetcher.get)
             page_items = normalize.items(
-                extracted.items, source=source, page_url=fetched.url, now=self.now
+                extracted.items,
+                source=source,
+                page_url=extracted.base_url or fetched.url,
+                now=self.now,
             )
             skipped += extracted.skipped + len(extracted.items) - len(page_items)
             if page_number == 1:
@@ -243,11 +253,16 @@ class _SourceRun:
             delay=self.context.settings.host_delay,
         )
 
-    def _publish(self, feed_title: str) -> bool:
+    def _publish(self, feed_title: str) -> None:
         settings = self.context.settings
         feed = publish.FeedInfo(id=self.source.id, title=feed_title, site_url=self.source.url)
         items = self.store.items(self.source.id, settings.max_items)
-        return publish.write_feeds(feed, items, settings.output_dir, settings.base_url)
+        try:
+            publish.write_feeds(feed, items, settings.output_dir, settings.base_url)
+        except OSError as e:
+            reason = e.strerror or str(e)
+            raise PublishError(f"cannot write feeds in {settings.output_dir}: {reason}") from e
+        self.store.mark_published(self.source.id)
 
 
 def log_result(result: SourceResult) -> None:

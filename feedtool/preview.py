@@ -26,7 +26,10 @@ def preview(args: argparse.Namespace) -> int:
         assert isinstance(fetched, Fetched)  # no validators sent: never a 304
         extracted = extract.items(source, fetched, fetch=fetcher.get)
     items = normalize.items(
-        extracted.items, source=source, page_url=fetched.url, now=datetime.now(UTC)
+        extracted.items,
+        source=source,
+        page_url=extracted.base_url or fetched.url,
+        now=datetime.now(UTC),
     )
     print(table(items))
     print(

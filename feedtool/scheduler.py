@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import signal
-import time
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +17,7 @@ from pathlib import Path
 import schedule
 
 from feedtool import config
-from feedtool.errors import ConfigError, StateError
+from feedtool.errors import FeedtoolError, Interrupted, StateError
 from feedtool.fetch import Fetcher
 from feedtool.lock import AlreadyRunning, exclusive
 from feedtool.model import Config, Source
@@ -68,7 +68,7 @@ class Daemon:
     def __init__(self, config_path: Path, clock: Callable[[], datetime] = utc_now) -> None:
         self.config_path = config_path
         self.clock = clock
-        self.stopping = False
+        self.stop = threading.Event()  # also aborts a fetch in progress
         self.reload_requested = False
         self.config: Config = config.load(config_path)
         self.scheduler = schedule.Scheduler()
@@ -80,11 +80,11 @@ class Daemon:
                 self._install_signals()
                 self._plan()
                 logger.info("daemon: watching %d sources", len(self.config.sources))
-                while not self.stopping:
+                while not self.stop.is_set():
                     if self.reload_requested:
                         self._reload()
                     self.scheduler.run_pending()
-                    time.sleep(self.TICK)
+                    self.stop.wait(self.TICK)
         except AlreadyRunning as e:
             raise StateError(f"another feedtool run or daemon holds {e}") from None
         logger.info("daemon: stopped")
@@ -92,7 +92,7 @@ class Daemon:
 
     def _install_signals(self) -> None:
         def stop(signum: int, frame: object) -> None:
-            self.stopping = True
+            self.stop.set()
 
         def reload(signum: int, frame: object) -> None:
             self.reload_requested = True
@@ -125,7 +125,7 @@ class Daemon:
         self.reload_requested = False
         try:
             new = config.load(self.config_path)
-        except ConfigError as e:
+        except Exception as e:  # whatever is wrong with the new file, the old config stands
             logger.error("daemon: config not reloaded, keeping the old one: %s", e)
             return
         if new.settings.state_dir != self.config.settings.state_dir:
@@ -137,10 +137,14 @@ class Daemon:
 
     def _guarded(self, job: Callable[..., object], *args: object) -> None:
         """A failing job must not escape run_pending: schedule would re-run it every tick."""
-        if self.stopping:
+        if self.stop.is_set():
             return
         try:
             job(*args)
+        except Interrupted:
+            logger.info("daemon: stopping in the middle of a check")
+        except FeedtoolError as e:
+            logger.error("daemon: %s", e)
         except Exception:
             logger.exception("daemon: job failed")
 
@@ -150,9 +154,7 @@ class Daemon:
         source = self.config.source(source_id)
         settings = self.config.settings
         with (
-            Fetcher(
-                timeout=settings.timeout, max_bytes=settings.max_bytes, retries=settings.retries
-            ) as fetcher,
+            Fetcher.for_settings(settings, stop=self.stop) as fetcher,
             Store.open(settings.state_dir) as store,
         ):
             if not is_due(source, store.source(source_id), self.clock()):

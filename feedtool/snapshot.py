@@ -27,15 +27,15 @@ def folder(config: Config, source: Source) -> Path:
 
 def items_of(source: Source, fetched: Fetched, now: datetime, fetch: extract.Fetch) -> list[Item]:
     extracted = extract.items(source, fetched, fetch=fetch)
-    return normalize.items(extracted.items, source=source, page_url=fetched.url, now=now)
+    return normalize.items(
+        extracted.items, source=source, page_url=extracted.base_url or fetched.url, now=now
+    )
 
 
 def take(config: Config, source: Source, now: datetime) -> tuple[Path, int]:
     """Fetch the source's page now and save it with its items; returns (path, item count)."""
     settings = config.settings
-    with Fetcher(
-        timeout=settings.timeout, max_bytes=settings.max_bytes, retries=settings.retries
-    ) as fetcher:
+    with Fetcher.for_settings(settings) as fetcher:
         fetched = fetcher.get(source.url)
         assert isinstance(fetched, Fetched)  # no validators sent: never a 304
         items = items_of(source, fetched, now, fetcher.get)

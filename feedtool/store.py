@@ -75,6 +75,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX notifications_pending ON notifications (next_attempt)
         WHERE delivered IS NULL AND dropped IS NULL;
     """,
+    # Stored changes not yet in the feed files: a failed write (disk full, kill -9) must be
+    # retried even when the next fetch is a 304.
+    "ALTER TABLE sources ADD COLUMN unpublished INTEGER NOT NULL DEFAULT 1;",
 )
 
 
@@ -105,6 +108,7 @@ class SourceState:
     new_last_run: int
     initialized: bool
     health: Health
+    unpublished: bool
     item_count: int
 
 
@@ -240,6 +244,10 @@ class Store:
                 self._set_health(source.id, health)
             self._queue(source.id, queued, now)
 
+    def mark_published(self, source_id: str) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE sources SET unpublished = 0 WHERE id = ?", (source_id,))
+
     def _set_health(self, source_id: str, health: Health) -> None:
         self.db.execute(
             "UPDATE sources SET broken_since = ?, alerted_at = ? WHERE id = ?",
@@ -295,7 +303,7 @@ class Store:
             self.db.execute(
                 "UPDATE sources SET title = ?, etag = ?, last_modified = ?, last_check = ?,"
                 " last_success = ?, last_error = NULL, warning = ?, failures = 0,"
-                " new_last_run = ?, initialized = 1,"
+                " new_last_run = ?, initialized = 1, unpublished = 1,"
                 " last_items_at = CASE WHEN ? THEN ? ELSE last_items_at END WHERE id = ?",
                 (
                     title,
@@ -455,6 +463,7 @@ def _source_state(row: sqlite3.Row) -> SourceState:
             broken_since=_opt_value(row["broken_since"]),
             alerted_at=_opt_value(row["alerted_at"]),
         ),
+        unpublished=bool(row["unpublished"]),
         item_count=row["item_count"],
     )
 

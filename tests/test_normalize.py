@@ -305,11 +305,30 @@ def test_item_is_cleaned() -> None:
     assert item.link == "https://example.org/news/1/"
     assert item.published == utc(2024, 12, 23)
     assert item.date_inferred is False
-    assert item.summary == (
-        '<p>Short <a href="https://example.org/news/1/more/" rel="noopener noreferrer">'
+    assert item.summary == (  # relative to the page, as the browser resolved it there
+        '<p>Short <a href="https://example.org/news/list/more/" rel="noopener noreferrer">'
         "story</a></p>"
     )
     assert item.key == "example.org/news/1"
+
+
+def test_relative_dates_are_read_against_the_clock_and_never_in_the_future() -> None:
+    assert normalize.parse_date("2 hours ago", NOW) == NOW - timedelta(hours=2)
+    assert normalize.parse_date("вчера", NOW).date() == (NOW - timedelta(days=1)).date()
+    assert normalize.parse_date("in 3 hours", NOW) == NOW
+
+
+def test_a_drifting_relative_date_is_not_an_update() -> None:
+    first = normalized(RawItem(title="Council meets", link="/n/1/", date="5 minutes ago"))
+    later = normalize.item(
+        RawItem(title="Council meets", link="/n/1/", date="20 minutes ago"),
+        source=SOURCE,
+        page_url=PAGE,
+        now=NOW + timedelta(minutes=15),
+        require_link=True,
+    )
+    assert later is not None
+    assert later.content_hash == first.content_hash
 
 
 def test_item_without_date_is_published_now_and_marked_inferred() -> None:

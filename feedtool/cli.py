@@ -25,49 +25,74 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def _global_options(parser: argparse.ArgumentParser, *, after_command: bool) -> None:
+    """--config and -v, accepted before and after the command (`feedtool run -v`).
+
+    After the command they default to "not given", so they keep what came before it.
+    """
+    unset = argparse.SUPPRESS if after_command else None
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=unset,
+        help="config file (default: $FEEDTOOL_CONFIG or ./feedtool.toml)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=unset if after_command else 0,
+        help="more output (-vv: debug)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="feedtool", description="Feeds and alerts for sites that have none.")
     parser.add_argument("--version", action="version", version=f"feedtool {__version__}")
-    parser.add_argument(
-        "-c", "--config", help="config file (default: $FEEDTOOL_CONFIG or ./feedtool.toml)"
+    _global_options(parser, after_command=False)
+    options = _Parser(add_help=False)
+    _global_options(options, after_command=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
     )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more output (-vv for debug)"
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    run = commands.add_parser("run", help="check the sources that are due, publish, notify")
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, parents=[options])
+
+    run = command("run", "check the sources that are due, publish, notify")
     run.add_argument(
         "--source", action="append", default=[], metavar="ID", help="only this source (repeat)"
     )
     run.add_argument("--force", action="store_true", help="check every source, due or not")
 
-    commands.add_parser("daemon", help="run forever, checking each source on its interval")
+    command("daemon", "run forever, checking each source on its interval")
 
-    preview = commands.add_parser("preview", help="fetch a page and print the items found")
+    preview = command("preview", "fetch a page and print the items found")
     preview.add_argument("url")
     preview.add_argument("--type", choices=config.SOURCE_TYPES, default="auto")
     for field in ("item", "title", "link", "date", "summary", "content"):
         preview.add_argument(f"--{field}", metavar="SELECTOR")
     preview.add_argument("--date-format", metavar="STRFTIME")
 
-    serve = commands.add_parser("serve", help="serve the published feeds over HTTP")
-    serve.add_argument("--port", type=int, default=8080)
+    serve = command("serve", "serve the published feeds over HTTP")
+    serve.add_argument("--port", type=_port, default=8080)
     serve.add_argument("--host", default="127.0.0.1")
 
-    snapshot = commands.add_parser(
-        "snapshot", help="save a source's page and its items now, for `check`"
-    )
+    snapshot = command("snapshot", "save a source's page and its items now, for `check`")
     snapshot.add_argument("source", nargs="+", metavar="SOURCE")
-    check = commands.add_parser(
-        "check", help="re-run extraction on the saved snapshots, offline, and show changes"
-    )
+    check = command("check", "re-run extraction on the saved snapshots, offline, and show changes")
     check.add_argument("--source", action="append", default=[], metavar="ID")
 
-    commands.add_parser("status", help="one line per source: health, last check, items")
-    commands.add_parser("opml", help="print an OPML list of all published feeds")
-    commands.add_parser("demo", help="the whole pipeline on a bundled sample site")
+    command("status", "one line per source: health, last check, items")
+    command("opml", "print an OPML list of all published feeds")
+    command("demo", "the whole pipeline on a bundled sample site")
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r} (1-65535)")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,15 +111,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("feedtool: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `feedtool preview URL | head`: the reader left, nothing is wrong
+        sys.stderr.close()  # and Python must not complain when it flushes stdout at exit
+        return EXIT_OK
     except Exception as e:  # the last guard: one line, not a traceback, unless -v
-        _error(f"internal error: {type(e).__name__}: {e}", verbose)
+        _error(e, verbose, prefix=f"internal error: {type(e).__name__}: ")
         return EXIT_FAILED
 
 
-def _error(error: object, verbose: int) -> None:
-    if verbose and isinstance(error, BaseException):
-        logger.exception("details")
-    print(f"feedtool: error: {error}", file=sys.stderr)
+def _error(error: Exception, verbose: int, prefix: str = "") -> None:
+    if verbose:
+        logger.error("details", exc_info=error)
+    print(f"feedtool: error: {prefix}{error}", file=sys.stderr)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
@@ -117,9 +145,10 @@ def _setup_logging(verbose: int) -> None:
         handlers=[_StderrHandler()],
         force=True,
     )
-    if verbose < 2:  # third-party chatter (urllib3 retries, apprise internals) only at -vv
-        for name in ("urllib3", "apprise", "trafilatura", "charset_normalizer"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    quiet = logging.WARNING if verbose >= 2 else logging.ERROR
+    for name in ("urllib3", "trafilatura", "htmldate", "charset_normalizer"):
+        logging.getLogger(name).setLevel(quiet)  # third-party chatter, only with -vv
+    logging.getLogger("apprise").setLevel(logging.WARNING)  # its debug lines print secret URLs
 
 
 def _load(args: argparse.Namespace) -> Config:

@@ -35,6 +35,7 @@ SOURCE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _INTERVAL = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MAX_INTERVAL = 366 * 86400
 TEMPLATE_FIELDS = frozenset({"title", "link", "source", "published", "summary"})
 SOURCE_TYPES = ("html", "feed", "auto")
 
@@ -60,12 +61,14 @@ def resolve_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 def load(path: Path) -> Config:
     """Read and validate a config file. Raises ConfigError with a one-line message."""
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (Notepad) is harmless
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text (save the file as UTF-8)") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
     return parse(data, path)
@@ -81,16 +84,18 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
 
 def parse_interval(value: object, where: str) -> int:
     """ "30m", "2h", "1h30m", "45s", "1d" or a number of seconds -> seconds (> 0)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_INTERVAL:
         return value
     if isinstance(value, str):
         text = value.strip().lower()
         parts = _INTERVAL.findall(text)
         if parts and "".join(n + u for n, u in parts) == text:
             seconds = sum(int(n) * _UNITS[u] for n, u in parts)
-            if seconds > 0:
+            if 0 < seconds <= MAX_INTERVAL:
                 return seconds
-    raise _Problem(where, f'invalid interval {value!r} (expected e.g. "30m", "2h", "1d")')
+    raise _Problem(
+        where, f'invalid interval {value!r} (expected e.g. "30m", "2h", "1d"; at most a year)'
+    )
 
 
 # --- tables ------------------------------------------------------------------------------------
@@ -217,12 +222,12 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
         remind_every=t.interval("remind_every", 86400),
         notify_max_age=t.interval("notify_max_age", 7 * 86400),
     )
-    if settings.timeout <= 0:
-        raise _Problem(t.at("timeout"), "must be positive")
+    if not 0 < settings.timeout <= 3600:
+        raise _Problem(t.at("timeout"), "must be between 0 and 3600 seconds")
     if settings.retries < 0:
         raise _Problem(t.at("retries"), "must not be negative")
-    if settings.host_delay < 0:
-        raise _Problem(t.at("host_delay"), "must not be negative")
+    if not 0 <= settings.host_delay <= 3600:
+        raise _Problem(t.at("host_delay"), "must be between 0 and 3600 seconds")
     t.done()
     return settings
 
@@ -234,8 +239,12 @@ def _directory(value: str, folder: Path) -> Path:
 
 
 def _check_url(url: str, where: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
+    except ValueError:
+        raise _Problem(where, f"invalid URL {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _Problem(where, f"expected an http(s) URL, got {url!r}")
 
 
@@ -294,10 +303,22 @@ def _selectors(data: dict[str, Any], where: str) -> Selectors:
             t.at("link"), f'{link!r} is not a link: use "selector@attribute", e.g. "a@href"'
         )
     date_format = t.optional("date_format", str)
-    if date_format is not None and "%" not in date_format:
-        raise _Problem(t.at("date_format"), f"{date_format!r} has no strftime directives")
+    if date_format is not None:
+        _check_date_format(date_format, t.at("date_format"))
     t.done()
     return Selectors(item=item, date_format=date_format, **fields)
+
+
+_STRPTIME_DIRECTIVES = set("aAwdbBmyYHIpMSfzZjUWcxXGuV%")
+
+
+def _check_date_format(value: str, where: str) -> None:
+    directives = re.findall(r"%(.?)", value)
+    if not directives:
+        raise _Problem(where, f"{value!r} has no strptime directives (e.g. %d.%m.%Y)")
+    for directive in directives:
+        if directive not in _STRPTIME_DIRECTIVES:
+            raise _Problem(where, f"unknown directive %{directive} in {value!r}")
 
 
 def _targets_anchor(selector: str) -> bool:
@@ -344,6 +365,7 @@ def _patterns(t: _Table, key: str) -> tuple[str, ...]:
 
 def _notify(t: _Table) -> NotifyTarget:
     url = _expand_env(t.required("url", str), t.at("url"))
+    _check_notify_url(url, t.at("url"))
     target = NotifyTarget(
         url=url,
         sources=t.strings("sources"),
@@ -354,6 +376,14 @@ def _notify(t: _Table) -> NotifyTarget:
     )
     t.done()
     return target
+
+
+def _check_notify_url(url: str, where: str) -> None:
+    from feedtool.notify import accepts  # imports Apprise: only configs with [[notify]] pay
+
+    if not accepts(url):  # the URL holds secrets: name only its scheme
+        scheme = url.split(":")[0]
+        raise _Problem(where, f"not a notification URL Apprise understands ({scheme}://...)")
 
 
 def _expand_env(value: str, where: str) -> str:
@@ -378,4 +408,8 @@ def _template(t: _Table, key: str, default: str) -> str:
     if unknown:
         fields = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
         raise _Problem(t.at(key), f"unknown field {{{unknown[0]}}} (use {fields})")
+    try:  # format specs ("{title:d}", "{title:>{x}}") fail only when rendered: render once now
+        template.format(**dict.fromkeys(TEMPLATE_FIELDS, "text"))
+    except (ValueError, KeyError, IndexError) as e:
+        raise _Problem(t.at(key), f"invalid template: {e}") from None
     return template

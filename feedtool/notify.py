@@ -8,9 +8,11 @@ on later runs with exponential backoff until `notify_max_age`, then dropped and 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -193,15 +195,36 @@ def _digest(rows: list[Pending]) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
+def accepts(url: str) -> bool:
+    """Whether Apprise understands the URL (checked when the config is loaded)."""
+    import apprise
+
+    with _apprise_log():
+        return bool(apprise.Apprise().add(url))
+
+
+@contextmanager
+def _apprise_log() -> Iterator[io.StringIO]:
+    """Apprise's log lines, kept from stderr: they can print a URL with its secrets."""
+    import apprise
+
+    logger = logging.getLogger("apprise")
+    propagate = logger.propagate
+    logger.propagate = False
+    try:
+        with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call,unused-ignore]
+            yield captured
+    finally:
+        logger.propagate = propagate
+
+
 def send_apprise(url: str, title: str, body: str) -> str | None:
     """Deliver one message; the error Apprise logged on failure, None on success."""
     import apprise  # costly to import; only runs that have something to send need it
 
     notifier = apprise.Apprise()
-    if not notifier.add(url):
-        return "not a notification URL Apprise understands"
-    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call,unused-ignore]
-        ok = bool(notifier.notify(title=title, body=body))
+    with _apprise_log() as captured:
+        ok = notifier.add(url) and bool(notifier.notify(title=title, body=body))
     if ok:
         return None
     lines = [line.split(" - ", 2)[-1] for line in captured.getvalue().splitlines() if line.strip()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from feedtool import extract, normalize
 from feedtool.errors import UsageError
@@ -14,6 +15,8 @@ SELECTOR_FIELDS = ("item", "title", "link", "date", "summary", "content")
 
 
 def preview(args: argparse.Namespace) -> int:
+    if urlsplit(args.url).scheme not in ("http", "https"):
+        raise UsageError(f"invalid URL {args.url!r} (expected http:// or https://)")
     selectors = _selectors(args)
     source = Source(
         id="preview",

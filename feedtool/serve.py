@@ -10,6 +10,8 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from feedtool.errors import FeedtoolError
+
 CONTENT_TYPES = {
     ".atom.xml": "application/atom+xml; charset=utf-8",
     ".rss.xml": "application/rss+xml; charset=utf-8",
@@ -65,7 +67,10 @@ def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8080) -> T
 
 
 def serve(directory: Path, *, host: str, port: int) -> int:
-    server = make_server(directory, host, port)
+    try:
+        server = make_server(directory, host, port)
+    except OSError as e:
+        raise FeedtoolError(f"cannot serve on {host}:{port}: {e.strerror or e}") from e
     print(f"feedtool: serving {directory} at http://{host}:{server.server_port}/", file=sys.stderr)
     try:
         server.serve_forever()

@@ -222,6 +222,8 @@ class _SourceRun:
             )
             skipped += extracted.skipped + len(extracted.items) - len(page_items)
             if page_number == 1:
+                if not page_items and skipped:
+                    raise EmptyPageError(f"no usable items: {skipped} lacked a title or link")
                 if not page_items:
                     raise EmptyPageError("no items found (do the selectors still match?)")
                 title, warning = extracted.title, extracted.warning
@@ -270,11 +272,12 @@ def log_result(result: SourceResult) -> None:
     level = logging.WARNING if result.status is Status.FAILED else logging.INFO
     logger.log(
         level,
-        "%s: %s, %d new, %d updated, %.2fs%s",
+        "%s: %s, %d new, %d updated, %d skipped, %.2fs%s",
         result.source_id,
         result.status,
         result.new,
         result.updated,
+        result.skipped,
         result.duration,
         f": {result.error}" if result.error else "",
     )

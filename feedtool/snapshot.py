@@ -77,17 +77,22 @@ def check(config: Config, source: Source) -> list[CheckResult]:
     """Extract every snapshot of the source again and compare with what was saved."""
     results = []
     for meta_path in sorted(folder(config, source).glob("*.json")):
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        fetched = Fetched(
-            url=meta["url"],
-            status=200,
-            body=meta_path.with_suffix(".body").read_bytes(),
-            content_type=meta["content_type"],
-            charset=meta["charset"],
-            validators=Validators(),
-        )
         try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            fetched = Fetched(
+                url=meta["url"],
+                status=200,
+                body=meta_path.with_suffix(".body").read_bytes(),
+                content_type=meta["content_type"],
+                charset=meta["charset"],
+                validators=Validators(),
+            )
             now = datetime.fromisoformat(meta["taken"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            error = f"unreadable snapshot: {type(e).__name__}: {e}"
+            results.append(CheckResult(snapshot=meta_path, count=0, changes=(), error=error))
+            continue
+        try:
             items = [_record(item) for item in items_of(source, fetched, now, _offline)]
         except FeedtoolError as e:
             results.append(CheckResult(snapshot=meta_path, count=0, changes=(), error=str(e)))

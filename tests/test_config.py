@@ -63,12 +63,43 @@ def check_error(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -
             "notify[0].url: environment variable FEEDTOOL_TEST_UNSET is not set",
         ),
         (GOOD_SOURCE + "[sources.select]\nitem = '.i'\ndate = 'time@'\n", "invalid attribute"),
+        ('[[sources]]\nid = "a"\nurl = "http://[::1/"\n', "sources[0] (a).url: invalid URL"),
+        ('[[sources]]\nid = "a"\nurl = "http://x.org:99999/"\n', "url: invalid URL"),
+        (GOOD_SOURCE + 'interval = "99999999999d"\n', "at most a year"),
+        ("[settings]\ntimeout = nan\n" + GOOD_SOURCE, "settings.timeout: must be between"),
+        (
+            GOOD_SOURCE + "[sources.select]\nitem = '.i'\ndate_format = '%d.%Q'\n",
+            "select.date_format: unknown directive %Q",
+        ),
+        (
+            GOOD_SOURCE + '[[notify]]\nurl = "json://h/"\ntitle_template = "{title:d}"\n',
+            "notify[0].title_template: invalid template",
+        ),
+        (
+            GOOD_SOURCE + '[[notify]]\nurl = "bogus://secret-token@x/"\n',
+            "notify[0].url: not a notification URL Apprise understands (bogus://...)",
+        ),
     ],
 )
 def test_config_mistake_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
 ) -> None:
     assert expected in check_error(tmp_path, text, capsys)
+
+
+def test_a_config_that_is_not_utf8_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "feedtool.toml"
+    path.write_bytes(GOOD_SOURCE.encode("utf-16"))
+    assert main(["--config", str(path), "run"]) == 2
+    assert "not UTF-8 text" in capsys.readouterr().err
+
+
+def test_a_byte_order_mark_is_harmless(tmp_path: Path) -> None:
+    path = tmp_path / "feedtool.toml"
+    path.write_bytes(GOOD_SOURCE.encode("utf-8-sig"))
+    assert config.load(path).sources[0].id == "csto-news"
 
 
 def test_missing_config_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

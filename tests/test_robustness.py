@@ -1,0 +1,155 @@
+"""What goes wrong around the sources: unwritable output, a corrupt state file, servers that
+trickle, odd command lines. One line, the right exit code, nothing stored lost."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from feedtool.cli import main
+from tests.conftest import Site, html_source, listing, news_items, write_config
+from tests.feedcheck import parse_clean
+
+
+def run(config: Path, *args: str) -> int:
+    return main(["--config", str(config), "run", "--force", *args])
+
+
+def test_items_stored_while_output_was_unwritable_are_published_after_a_304(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.page("/news/", listing(news_items(4)))
+    config = write_config(tmp_path, html_source("news", site.url + "/news/"))
+    (tmp_path / "public").write_text("a file where the output folder should be")
+
+    assert run(config) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "cannot write feeds" in err
+
+    (tmp_path / "public").unlink()
+    assert run(config) == 0
+    assert site.hits("/news/")[-1].get("If-None-Match")  # the second fetch was a 304
+    atom = (tmp_path / "public" / "news.atom.xml").read_bytes()
+    assert len(parse_clean(atom).entries) == 4
+
+
+def test_a_corrupt_state_database_is_one_line_and_exit_1(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.page("/news/", listing(news_items(2)))
+    config = write_config(tmp_path, html_source("news", site.url + "/news/"))
+    assert run(config) == 0
+    database = tmp_path / "state" / "feedtool.sqlite3"
+    for leftover in database.parent.glob("feedtool.sqlite3-*"):
+        leftover.unlink()  # the WAL would otherwise still hold the real pages
+    database.write_bytes(b"this is not a database" * 500)
+    capsys.readouterr()
+
+    assert run(config) == 1
+    assert main(["--config", str(config), "status"]) == 1
+
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (
+        err.splitlines()
+        == [f"feedtool: error: state database {database}: file is not a database"] * 2
+    )
+
+
+@contextlib.contextmanager
+def trickling_server() -> Iterator[str]:
+    """Answers 200 at once, then sends one byte every 0.1 s for ever (bounded: 60 s)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    def trickle(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>")
+            deadline = time.monotonic() + 60
+            while not stop.is_set() and time.monotonic() < deadline:
+                conn.sendall(b" ")
+                time.sleep(0.1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/news/"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_a_trickling_server_cannot_hold_a_run_past_its_deadline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with trickling_server() as url:
+        config = write_config(tmp_path, html_source("slow", url), settings="timeout = 0.5")
+        started = time.monotonic()
+        assert run(config) == 1
+        elapsed = time.monotonic() - started
+    assert elapsed < 5
+    assert "response took longer than 1.5s" in capsys.readouterr().err
+
+
+def test_sigterm_stops_the_daemon_in_the_middle_of_a_slow_fetch(tmp_path: Path) -> None:
+    with trickling_server() as url:
+        config = write_config(tmp_path, html_source("slow", url), settings="timeout = 20")
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "feedtool", "--config", str(config), "daemon"],
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(1.5)  # the check has started and is stuck reading
+            daemon.send_signal(signal.SIGTERM)
+            assert daemon.wait(timeout=5) == 0
+        finally:
+            daemon.kill()
+            daemon.wait()
+
+
+def test_preview_of_something_that_is_not_a_web_url_is_usage(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["preview", "file:///etc/passwd"]) == 2
+    assert "expected http:// or https://" in capsys.readouterr().err
+
+
+def test_serve_on_a_port_in_use_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, html_source("news", "http://127.0.0.1:9/"))
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        assert main(["--config", str(config), "serve", "--port", port]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"feedtool: error: cannot serve on 127.0.0.1:{port}: ")
+    assert err.count("\n") == 1
+
+
+def test_options_work_after_the_command_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, html_source("news", "http://127.0.0.1:9/"))
+    assert main(["status", "--config", str(config), "-v"]) == 0
+    assert capsys.readouterr().out.startswith("SOURCE")

@@ -21,18 +21,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from math import inf
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import htmldate
 import lxml.etree
 import lxml.html
-import soupsieve
 import trafilatura
 from bs4 import BeautifulSoup
 from bs4.dammit import EncodingDetector
 
 from feedtool import normalize
-from feedtool.errors import ExtractError, FeedtoolError
+from feedtool.errors import FeedtoolError
+from feedtool.extract.html import HTML_TYPES, Selector, join, looks_binary
 from feedtool.fetch import Fetcher
 from feedtool.model import Fetched, Item, NotModified
 
@@ -55,10 +55,15 @@ class Article:
 def extract_article(html: bytes, url: str, content_selector: str | None = None) -> Article:
     """The article in an HTML page fetched from url.
 
-    With content_selector (CSS), the first match's inner HTML is the content, so a user can fix
-    what automatic extraction gets wrong; otherwise trafilatura finds the main content and leaves
-    out navigation, sidebars, footers and comments. Raises ExtractError for an invalid selector.
+    With content_selector ("css" or "css@attribute", as in a listing), the first match's inner
+    HTML is the content, so a user can fix what automatic extraction gets wrong; otherwise
+    trafilatura finds the main content and leaves out navigation, sidebars, footers and comments.
+    A binary file (a linked PDF, image or archive) has no article. Raises ExtractError for an
+    invalid selector.
     """
+    if looks_binary(html):
+        logger.info("%s: no full text: binary content", url)
+        return Article(content=None, published=None)
     text = _XML_DECLARATION.sub("", _decode(html[:MAX_HTML_BYTES]), count=1)
     if not text.strip():
         return Article(content=None, published=None)
@@ -67,7 +72,7 @@ def extract_article(html: bytes, url: str, content_selector: str | None = None) 
     except lxml.etree.ParserError:  # nothing but comments or whitespace
         return Article(content=None, published=None)
     base_href = tree.xpath("string(//base/@href)").strip()
-    base = urljoin(url, base_href) if base_href else url
+    base = (join(url, base_href) if base_href else None) or url  # an unparsable one is ignored
     published = _published(tree, url)
     if content_selector:
         content = _select(text, content_selector)
@@ -94,14 +99,8 @@ def _decode(data: bytes) -> str:
 
 
 def _select(text: str, selector: str) -> str | None:
-    """Inner HTML of the first element matching selector (bs4, as the HTML extractor uses)."""
-    soup = BeautifulSoup(text, "lxml")
-    try:
-        element = soup.select_one(selector)
-    except soupsieve.SelectorSyntaxError as e:
-        message = " ".join(str(e).split())
-        raise ExtractError(f"invalid content selector {selector!r}: {message}") from e
-    return element.decode_contents() if element is not None else None
+    """Inner HTML (or attribute) of the first match, read as the listing's content selector."""
+    return Selector.compile(selector).inner_html(BeautifulSoup(text, "lxml"))
 
 
 def _main_content(tree: lxml.html.HtmlElement, base: str) -> str | None:
@@ -151,10 +150,7 @@ def _srcset(base: str, srcset: str) -> Iterator[str]:
 
 
 def _join(base: str, url: str) -> str:
-    try:
-        return urljoin(base, url.strip())
-    except ValueError:  # e.g. a malformed IPv6 host: leave it for normalize to judge
-        return url
+    return join(base, url.strip()) or url  # unparsable: left for normalize to judge
 
 
 def _inner_html(element: lxml.html.HtmlElement) -> str:
@@ -266,6 +262,11 @@ def enrich(
         try:
             fetched = pacer.fetch(fetcher, item.link)
             if not isinstance(fetched, Fetched):
+                return item
+            if fetched.content_type not in HTML_TYPES:  # a linked PDF, image or archive
+                logger.info(
+                    "%s: no full text: not an HTML page (%s)", item.link, fetched.content_type
+                )
                 return item
             article = extract_article(fetched.body, fetched.url, content_selector)
         except FeedtoolError as e:

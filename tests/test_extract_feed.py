@@ -268,3 +268,38 @@ def test_is_jsonfeed() -> None:
     assert jsonfeed.is_jsonfeed((FEEDS / "jsonfeed11.json").read_bytes())  # escaped slashes
     assert not jsonfeed.is_jsonfeed((FEEDS / "rss20.xml").read_bytes())
     assert not jsonfeed.is_jsonfeed(b'["version", "https://jsonfeed.org/version/1"]')
+
+
+def test_html_and_xhtml_titles_become_plain_text() -> None:
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title type="html">&lt;i&gt;Site&lt;/i&gt; news</title>
+  <id>urn:x</id><updated>2024-03-05T07:00:00Z</updated>
+  <entry><id>urn:1</id><updated>2024-03-05T07:00:00Z</updated><link href="/1"/>
+    <title type="html">&lt;b&gt;Bold&lt;/b&gt; news &amp;amp; more</title></entry>
+  <entry><id>urn:2</id><updated>2024-03-05T07:00:00Z</updated><link href="/2"/>
+    <title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><em>XHTML</em> &amp; co</div>
+    </title></entry>
+  <entry><id>urn:3</id><updated>2024-03-05T07:00:00Z</updated><link href="/3"/>
+    <title>AT&amp;T &lt;3 plain &amp;amp; text</title></entry>
+</feed>"""
+    extracted = feed.parse(fetched(body, "application/atom+xml"))
+
+    assert extracted.title == "Site news"
+    assert [item.title for item in extracted.items] == [
+        "Bold news & more",
+        "XHTML & co",
+        "AT&T <3 plain &amp; text",  # type="text" is text as it stands
+    ]
+
+
+def test_unjoinable_jsonfeed_link_leaves_only_that_item_without_a_link() -> None:
+    body = b"""{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [
+        {"id": "1", "url": "http://[broken/x", "title": "Broken"},
+        {"id": "2", "url": "/ok", "title": "Fine"}]}"""
+
+    broken, fine = feed.parse(fetched(body, "application/feed+json")).items
+
+    assert broken.link is None
+    assert broken.guid == "1"
+    assert fine.link == "https://example.com/ok"

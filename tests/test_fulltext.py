@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,7 +10,10 @@ import pytest
 
 from feedtool import fulltext
 from feedtool.errors import ExtractError
-from feedtool.fulltext import extract_article
+from feedtool.fetch import Fetcher
+from feedtool.fulltext import enrich, extract_article
+from feedtool.model import Item
+from tests.conftest import Site
 
 ARTICLES = Path(__file__).parent / "data" / "articles"
 NEWS_URL = "https://example.org/news/2024/bridge.html"
@@ -80,7 +84,7 @@ def test_content_selector_without_a_match_gives_no_content(news: bytes) -> None:
 
 
 def test_invalid_content_selector_is_an_extract_error(news: bytes) -> None:
-    with pytest.raises(ExtractError, match="invalid content selector 'div\\[':"):
+    with pytest.raises(ExtractError, match="invalid selector 'div\\[':"):
         extract_article(news, NEWS_URL, "div[")
 
 
@@ -164,3 +168,50 @@ def test_oversized_page_is_truncated_without_breaking_a_character(
     assert content.startswith("<p>Мост открыт. Текст статьи.")
     assert "Конец" not in content
     assert "\ufffd" not in content
+
+
+def test_content_selector_reads_an_attribute_like_the_listing() -> None:
+    html = b'<html><head><meta name="description" content="The lead."></head><body></body></html>'
+
+    assert extract_article(html, NEWS_URL, "meta[name=description]@content").content == "The lead."
+
+
+def test_unjoinable_base_href_is_ignored() -> None:
+    html = f'<html><head><base href="http://[broken/"></head><body>{BODY}'
+    html += '<p><a href="../more.html">More</a></p></body></html>'
+
+    content = extract_article(html.encode(), NEWS_URL, "body").content
+
+    assert content is not None
+    assert 'href="https://example.org/news/more.html"' in content
+
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+
+def test_binary_file_has_no_article() -> None:
+    assert extract_article(PDF, NEWS_URL) == fulltext.Article(content=None, published=None)
+
+
+def test_enrich_leaves_items_linking_binary_files_unchanged(
+    site: Site, news: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    links = {
+        "typed": site.page("/report.pdf", PDF, content_type="application/pdf"),
+        "untyped": site.page("/download", PDF, content_type="application/octet-stream"),
+        "article": site.page("/bridge.html", news),
+    }
+    when = datetime(2024, 12, 1, tzinfo=UTC)
+    items = [
+        Item(key=key, title=key, link=link, published=when, date_inferred=True, summary="<p>s</p>")
+        for key, link in links.items()
+    ]
+
+    with Fetcher(retries=0, timeout=5) as fetcher, caplog.at_level(logging.INFO, "feedtool"):
+        typed, untyped, article = enrich(items, new_keys=set(links), fetcher=fetcher, delay=0)
+
+    assert (typed, untyped) == (items[0], items[1])
+    assert "not an HTML page (application/pdf)" in caplog.text
+    assert "binary content" in caplog.text
+    assert article.content is not None
+    assert "after eight months of repairs" in article.content

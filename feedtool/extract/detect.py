@@ -20,6 +20,7 @@ import soupsieve as sv
 from bs4 import BeautifulSoup, Tag
 from bs4.element import NavigableString
 
+from feedtool.extract.html import Selector
 from feedtool.model import RawItem, Selectors
 
 
@@ -513,8 +514,7 @@ class _Detector:
                 if match or holder is None or any(holder is e for e in block.unit):
                     break
                 holder = holder.parent
-                text = self.text(holder) if holder is not None else ""
-                match = _DATE.search(text) if len(text) <= _MAX_DATE_TEXT else None
+                match = _date_around(string, holder) if holder is not None else None
             if not match or holder is None:
                 continue
             in_title = any(p.name == "a" or p.name in _HEADINGS for p in (holder, *holder.parents))
@@ -595,6 +595,26 @@ class _Block:
     def all_tags(self) -> list[Tag]:
         """The elements, the wrapper included (an item may be a lone <a> or <time>)."""
         return self.tags if len(self.unit) > 1 else [self.unit[0], *self.tags]
+
+
+def _date_around(string: NavigableString, holder: Tag) -> re.Match[str] | None:
+    """A date in holder's text that takes in string, so a row's number is no part of its date.
+
+    The text is joined as `_text` joins it, keeping where string starts and ends.
+    """
+    pieces: list[str] = []
+    start = end = 0
+    for node in holder.strings:
+        piece = " ".join(node.split())
+        if piece:
+            pieces.append(piece)
+        if node is string:
+            end = len(" ".join(pieces))
+            start = end - len(piece)
+    text = " ".join(pieces)
+    if len(text) > _MAX_DATE_TEXT:
+        return None
+    return next((m for m in _DATE.finditer(text) if m.start() < end and start < m.end()), None)
 
 
 def _bare_host(host: str) -> str:
@@ -725,8 +745,8 @@ def _item_selector(soup: BeautifulSoup, blocks: list[Tag], members: list[Tag]) -
         and shared.issubset(_classes(e))
     ]
     for css in tries():
-        compiled = sv.compile(css)
-        if all(compiled.match(b) for b in blocks) and not any(compiled.match(e) for e in others):
+        compiled = Selector.compile(css)
+        if all(map(compiled.matches, blocks)) and not any(map(compiled.matches, others)):
             return css
     return None
 
@@ -773,9 +793,9 @@ def _relative(
         if len(places) == 1:
             tries.append(f"{part}:nth-of-type({places.pop()})")
         for css in (" > ".join([p, *chain]) for p in tries):
-            compiled = sv.compile(css)
+            compiled = Selector.compile(css)
             if all(
-                (hit := compiled.select_one(b)) is not None and same(hit, f)
+                (hit := compiled.first(b)) is not None and same(hit, f)
                 for b, f in zip(blocks, found, strict=True)
             ):
                 return css

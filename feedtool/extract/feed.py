@@ -17,16 +17,11 @@ import feedparser
 
 from feedtool.errors import ExtractError
 from feedtool.extract import jsonfeed
+from feedtool.extract.html import FEED_TYPES
+from feedtool.extract.jsonfeed import nonblank
 from feedtool.model import Extracted, Fetched, RawItem
+from feedtool.normalize import html_to_text
 
-_FEED_TYPES = frozenset(
-    {
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/rdf+xml",
-        "application/feed+json",
-    }
-)
 # Root element after any BOM, XML declaration, processing instructions, comments and doctype.
 _FEED_ROOT = re.compile(
     rb"(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:rss|feed|(?:[\w.-]+:)?RDF)[\s>/]", re.DOTALL
@@ -42,7 +37,7 @@ def looks_like_feed(fetched: Fetched) -> bool:
     Generic types (application/xml, text/xml, application/json) and mislabelled feeds are sniffed,
     since sitemaps, XHTML and JSON APIs share them.
     """
-    if fetched.content_type in _FEED_TYPES:
+    if fetched.content_type in FEED_TYPES:
         return True
     start = fetched.body[:_SNIFF_BYTES].removeprefix(b"\xef\xbb\xbf")
     return _FEED_ROOT.match(start) is not None or jsonfeed.is_jsonfeed(fetched.body)
@@ -70,7 +65,7 @@ def parse(fetched: Fetched) -> Extracted:
         raise ExtractError(f"malformed feed with no items: {problem}")
     return Extracted(
         items=tuple(_item(entry) for entry in entries),
-        title=_str(parsed.feed.get("title")),
+        title=_title(parsed.feed.get("title_detail")),
         warning=f"malformed feed: {problem}" if problem else None,
     )
 
@@ -99,9 +94,9 @@ def _item(entry: feedparser.FeedParserDict) -> RawItem:
     # with a DeprecationWarning (STYLE.md 4.1.5).
     updated = entry["updated_parsed"] if "updated_parsed" in entry else None  # noqa: SIM401
     return RawItem(
-        title=_str(entry.get("title")),
-        link=_str(entry.get("link")),
-        guid=_str(entry.get("id")),
+        title=_title(entry.get("title_detail")),
+        link=nonblank(entry.get("link")),
+        guid=nonblank(entry.get("id")),
         published=_date(entry.get("published_parsed")),
         updated=_date(updated),
         summary=_html(entry.get("summary_detail")),
@@ -119,11 +114,19 @@ def _content(details: list[Any] | None) -> str | None:
     return _html(details[0])
 
 
+def _title(detail: Any) -> str | None:
+    """A title as plain text: an HTML or XHTML one (Atom type="html") loses its markup."""
+    value = nonblank(detail.get("value")) if detail else None
+    if value and detail.get("type") in ("text/html", "application/xhtml+xml"):
+        return html_to_text(value) or None
+    return value
+
+
 def _html(detail: Any) -> str | None:
     """A feedparser text construct as HTML: plain text is escaped."""
     if not detail:
         return None
-    value = _str(detail.get("value"))
+    value = nonblank(detail.get("value"))
     if value and detail.get("type") == "text/plain":
         return html.escape(value)
     return value
@@ -137,7 +140,3 @@ def _date(value: time.struct_time | None) -> datetime | None:
         return datetime.fromtimestamp(calendar.timegm(value), UTC)
     except (OverflowError, ValueError, OSError):
         return None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None

@@ -19,12 +19,19 @@ from feedtool.errors import ExtractError
 from feedtool.model import Extracted, Paginate, RawItem, Selectors
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/octet-stream")
-FEED_TYPES = {
-    "application/rss+xml",
-    "application/atom+xml",
-    "application/feed+json",
-    "application/json",
-}
+# Not application/json: WordPress advertises its REST API (/wp-json/) with it.
+FEED_TYPES = frozenset(
+    {
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/rdf+xml",
+        "application/feed+json",
+    }
+)
+# PNG, GIF, JPEG, PDF, ZIP (and so Office files), gzip.
+_MAGIC = (b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"%PDF-", b"PK\x03\x04", b"\x1f\x8b")
+_CONTROL = bytes(c for c in [*range(32), 127] if chr(c) not in "\t\n\r\f")
+_SNIFF_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +44,24 @@ class Selector:
     @staticmethod
     @lru_cache(maxsize=512)
     def compile(spec: str) -> Selector:
+        """Raises ExtractError for invalid CSS, whatever the engine's own error is."""
         css, attribute = spec, None
         if "@" in spec:
             css, _, attribute = spec.rpartition("@")
         css = css.strip()
-        return Selector(soupsieve.compile(css) if css else None, attribute)
+        try:
+            return Selector(soupsieve.compile(css) if css else None, attribute)
+        except soupsieve.SelectorSyntaxError as e:
+            raise ExtractError(f"invalid selector {spec!r}: {' '.join(str(e).split())}") from e
 
     def all(self, scope: Tag) -> list[Tag]:
         return [scope] if self.css is None else list(self.css.select(scope))
 
     def first(self, scope: Tag) -> Tag | None:
         return scope if self.css is None else self.css.select_one(scope)
+
+    def matches(self, element: Tag) -> bool:
+        return self.css is None or self.css.match(element)
 
     def text(self, scope: Tag) -> str | None:
         """The attribute's value, or the element's text."""
@@ -68,13 +82,34 @@ class Selector:
         return element.decode_contents()
 
 
+def join(base: str, href: str) -> str | None:
+    """urljoin, or None for a URL it cannot parse (a malformed IPv6 host: "http://[broken/")."""
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
+
+
+def looks_binary(body: bytes) -> bool:
+    """A known binary format, or a start over 10 % control bytes (UTF-16 with a BOM is text).
+
+    A stray NUL or two in a real page does not count: normalize strips control characters.
+    """
+    if body.startswith(_MAGIC):
+        return True
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return False
+    head = body[:_SNIFF_BYTES]
+    return len(head) - len(head.translate(None, _CONTROL)) > len(head) / 10
+
+
 def decode(body: bytes, charset: str | None) -> str:
     """Bytes to text: the header's charset, then <meta>, then detection.
 
     Each candidate must decode the whole body strictly, so a wrong header (a windows-1251 page
     served as UTF-8) falls through to the next one instead of producing mojibake.
     """
-    if b"\0" in body[:4096] and not body.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if looks_binary(body):
         raise ExtractError("not a text document (binary content)")
     known = [charset] if charset else []
     dammit = UnicodeDammit(body, known_definite_encodings=known, is_html=True)
@@ -90,7 +125,8 @@ class Page:
         self.url = url
         self.soup = BeautifulSoup(text, "lxml")
         base = self.soup.find("base", href=True)
-        self.base = urljoin(url, str(base["href"])) if isinstance(base, Tag) else url
+        joined = join(url, str(base["href"]).strip()) if isinstance(base, Tag) else None
+        self.base = joined or url  # an unparsable <base href> is ignored
 
     @classmethod
     def parse(cls, body: bytes, charset: str | None, content_type: str, url: str) -> Page:
@@ -119,7 +155,7 @@ class Page:
                 items.append(item)
             else:
                 skipped += 1
-        return Extracted(items=tuple(items), title=self.title, skipped=skipped)
+        return Extracted(items=tuple(items), title=self.title, skipped=skipped, base_url=self.base)
 
     def _item(self, element: Tag, selectors: Selectors, identity: str | None) -> RawItem:
         def text(spec: str | None) -> str | None:
@@ -131,7 +167,7 @@ class Page:
         link = text(_link_spec(selectors.link))
         return RawItem(
             title=text(selectors.title) or text("a"),
-            link=urljoin(self.base, link.strip()) if link else None,
+            link=join(self.base, link.strip()) if link else None,
             date=text(selectors.date),
             summary=markup(selectors.summary),
             content=markup(selectors.content),
@@ -143,14 +179,12 @@ class Page:
         if paginate.next:
             href = Selector.compile(_link_spec(paginate.next)).text(self.soup)
             return self._absolute(href)
-        rel_next = self.soup.select_one('link[rel~="next"][href], a[rel~="next"][href]')
-        if rel_next is not None:
-            return self._absolute(str(rel_next["href"]))
-        return self._bitrix_next()
+        rel_next = Selector.compile('link[rel~="next"][href], a[rel~="next"][href]@href')
+        return self._absolute(rel_next.text(self.soup)) or self._bitrix_next()
 
     def _bitrix_next(self) -> str | None:
         current = dict(parse_qsl(urlsplit(self.url).query))
-        for anchor in self.soup.select('a[href*="PAGEN_"]'):
+        for anchor in Selector.compile('a[href*="PAGEN_"]').all(self.soup):
             href = self._absolute(str(anchor["href"]))
             if href is None:
                 continue
@@ -162,7 +196,7 @@ class Page:
 
     def advertised_feed(self) -> str | None:
         """The first feed the page links with <link rel="alternate" type="...">."""
-        for link in self.soup.select('link[rel~="alternate"][href][type]'):
+        for link in Selector.compile('link[rel~="alternate"][href][type]').all(self.soup):
             if str(link["type"]).split(";")[0].strip().lower() in FEED_TYPES:
                 return self._absolute(str(link["href"]))
         return None
@@ -170,7 +204,7 @@ class Page:
     def _absolute(self, href: str | None) -> str | None:
         if not href or not href.strip() or href.strip().startswith(("#", "javascript:")):
             return None
-        return urljoin(self.base, href.strip())
+        return join(self.base, href.strip())
 
 
 def _link_spec(spec: str | None) -> str:

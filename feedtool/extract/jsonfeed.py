@@ -10,11 +10,11 @@ import json
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from feedparser.urls import resolve_relative_uris
 
 from feedtool.errors import ExtractError
+from feedtool.extract.html import join
 from feedtool.model import Extracted, Fetched, RawItem
 
 _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
@@ -50,21 +50,21 @@ def parse(fetched: Fetched) -> Extracted:
     objects = [entry for entry in entries if isinstance(entry, dict)]
     return Extracted(
         items=tuple(_item(entry, fetched.url) for entry in objects),
-        title=_str(feed.get("title")),
+        title=nonblank(feed.get("title")),
         skipped=len(entries) - len(objects),
     )
 
 
 def _item(entry: dict[str, Any], base: str) -> RawItem:
-    link = _str(entry.get("url")) or _str(entry.get("external_url"))
+    link = nonblank(entry.get("url")) or nonblank(entry.get("external_url"))
     identifier = entry.get("id")
     if isinstance(identifier, int) and not isinstance(identifier, bool):
         identifier = str(identifier)  # 1.1 requires a string; numbers are common in the wild
-    summary = _str(entry.get("summary"))  # plain text in JSON Feed
+    summary = nonblank(entry.get("summary"))  # plain text in JSON Feed
     return RawItem(
-        title=_str(entry.get("title")),
-        link=urljoin(base, link) if link else None,
-        guid=_str(identifier),
+        title=nonblank(entry.get("title")),
+        link=join(base, link) if link else None,
+        guid=nonblank(identifier),
         published=_date(entry.get("date_published")),
         updated=_date(entry.get("date_modified")),
         summary=html.escape(summary) if summary else None,
@@ -74,10 +74,10 @@ def _item(entry: dict[str, Any], base: str) -> RawItem:
 
 def _content(entry: dict[str, Any], base: str) -> str | None:
     """content_html with links resolved (as feedparser does for RSS/Atom), else content_text."""
-    content_html = _str(entry.get("content_html"))
+    content_html = nonblank(entry.get("content_html"))
     if content_html:
         return str(resolve_relative_uris(content_html, base, "utf-8", "text/html"))
-    content_text = _str(entry.get("content_text"))
+    content_text = nonblank(entry.get("content_text"))
     if not content_text:
         return None
     paragraphs = (p.strip() for p in _BLANK_LINES.split(content_text.strip()))
@@ -97,7 +97,7 @@ def _date(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def _str(value: Any) -> str | None:
+def nonblank(value: Any) -> str | None:
     """value if a non-blank string: feeds in the wild put numbers, nulls and lists anywhere."""
     return value if isinstance(value, str) and value.strip() else None
 

@@ -6,28 +6,27 @@ Nothing here does I/O; the clock comes in as an argument.
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
+import lxml.etree
+import lxml.html
 import nh3
 
 from feedtool.model import Item, RawItem, Source
 
 # --- text --------------------------------------------------------------------------------------
 
-# XML 1.0 forbids C0 controls other than tab/newline/CR, lone surrogates and U+FFFE/U+FFFF;
-# lxml (and so feedgen) raises on them.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Control characters but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF: XML 1.0 forbids them and
+# lxml (so feedgen) raises on them. DEL and C1 are legal but discouraged (XML 1.0 2.2), and
+# feedparser reads C1 as cp1252 ("\x80" -> "€"): they go too.
+_XML_FORBIDDEN = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SPACE = re.compile(r"\s+")
-_TAG = re.compile(r"<[^>]*>")
-# Tags that end a line of text; other tags (b, a, span...) sit inside words' flow.
-_BLOCK_TAG = re.compile(
-    r"</?(?:p|div|br|li|ul|ol|tr|td|th|h[1-6]|blockquote|section|article|table)\b[^>]*>", re.I
-)
+# Elements whose end separates words, so "<p>a</p><p>b</p>" reads "a b", not "ab".
+_BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6")
 
 
 def strip_forbidden(text: str) -> str:
@@ -42,10 +41,16 @@ def clean_text(text: str | None) -> str:
 
 
 def html_to_text(fragment: str | None) -> str:
-    """A rough plain-text rendering of an HTML fragment, for titles and notifications."""
-    if not fragment:
+    """The text of an HTML fragment on one line, for titles, notifications and JSON Feed."""
+    if not fragment or not fragment.strip():
         return ""
-    return clean_text(html.unescape(_TAG.sub("", _BLOCK_TAG.sub(" ", fragment))))
+    try:
+        root = lxml.html.fragment_fromstring(strip_forbidden(fragment), create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return clean_text(fragment)
+    for element in root.iter(*_BLOCK_TAGS):
+        element.tail = " " + (element.tail or "")
+    return clean_text(root.text_content())
 
 
 # --- links -------------------------------------------------------------------------------------

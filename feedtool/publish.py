@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import uuid
 from collections.abc import Sequence
@@ -17,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import lxml.html
 from feedgen.feed import FeedEntry, FeedGenerator
 
 from feedtool import PROJECT_URL, __version__
 from feedtool.model import StoredItem
+from feedtool.normalize import html_to_text, strip_forbidden
 
 SUFFIXES = (".atom.xml", ".rss.xml", ".json")
 
@@ -30,13 +29,6 @@ SUFFIXES = (".atom.xml", ".rss.xml", ".json")
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
 UNTITLED = "(untitled)"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
-
-# Control characters but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF: lxml raises ValueError on
-# most (outside the XML 1.0 Char production); DEL and C1 are legal but discouraged (XML 1.0 2.2)
-# and feedparser reads C1 as cp1252 ("\x80" -> "€"). normalize strips them; this is the backstop.
-_NON_XML_CHARS = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-# Elements whose end separates words, so "<p>a</p><p>b</p>" reads "a b", not "ab".
-_BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,8 +109,8 @@ def _replace_atomically(path: Path, data: bytes) -> None:
 
 
 def _xml_safe(text: str) -> str:
-    """Drop characters XML 1.0 cannot carry (feedgen/lxml would raise on them)."""
-    return _NON_XML_CHARS.sub("", text)
+    """Normalize strips these already; stored state from elsewhere must not crash feedgen."""
+    return strip_forbidden(text)
 
 
 def _entry(item: StoredItem, feed_id: str) -> _Entry:
@@ -202,16 +194,8 @@ def _json_item(entry: _Entry) -> dict[str, Any]:
         item["content_html"] = html
     else:
         item["content_text"] = ""  # JSON Feed 1.1 requires content_html or content_text
-    if entry.summary is not None and (summary := _plain_text(entry.summary)):
+    if entry.summary is not None and (summary := html_to_text(entry.summary)):
         item["summary"] = summary
     item["date_published"] = entry.published.isoformat()
     item["date_modified"] = entry.updated.isoformat()
     return item
-
-
-def _plain_text(html: str) -> str:
-    """Text of an HTML fragment, whitespace collapsed (JSON Feed `summary` is plain text)."""
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
-    for element in root.iter(*_BLOCK_TAGS):
-        element.tail = " " + (element.tail or "")
-    return " ".join(root.text_content().split())

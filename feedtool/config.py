@@ -260,8 +260,6 @@ def _source(t: _Table) -> Source:
         raise _Problem(t.at("type"), f"expected one of {', '.join(SOURCE_TYPES)}, got {kind!r}")
     select_table = t.optional("select", dict)
     select = None if select_table is None else _selectors(select_table, t.at("select"))
-    if kind == "html" and select is None:
-        kind = "auto"  # no selectors: detect items, as the contract says
     if kind == "feed" and select is not None:
         raise _Problem(t.at("select"), 'selectors apply to HTML pages, not type = "feed"')
     identity = t.get("identity", str, "link")

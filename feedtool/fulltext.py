@@ -263,7 +263,8 @@ def enrich(
             fetched = pacer.fetch(fetcher, item.link)
             if not isinstance(fetched, Fetched):
                 return item
-            if fetched.content_type not in HTML_TYPES:  # a linked PDF, image or archive
+            # A linked PDF, image or archive; an untyped one (octet-stream) meets the sniff.
+            if fetched.content_type not in HTML_TYPES:
                 logger.info(
                     "%s: no full text: not an HTML page (%s)", item.link, fetched.content_type
                 )

@@ -147,6 +147,9 @@ digest = true
     assert cfg.settings.output_dir == path.parent / "public"
     source = cfg.sources[0]
     assert (source.interval, source.identity, source.type) == (5400, "title+date", "auto")
+    html_without_selectors = GOOD_SOURCE + 'type = "html"\n'
+    path.write_text(html_without_selectors)
+    assert config.load(path).sources[0].type == "html"  # detects items; follows no feed
     assert source.select is not None
     assert source.select.link == "a"
     assert source.paginate.max_pages == 3

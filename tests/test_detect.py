@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedtool.extract.detect import Detection, detect
+from feedtool.extract.html import Page
 
 LAYOUTS = Path(__file__).parent / "data" / "layouts"
 LAYOUT_NAMES = sorted(p.name for p in LAYOUTS.iterdir() if p.is_dir())
@@ -108,6 +110,36 @@ def test_suggested_selectors_reproduce_the_items(name: str) -> None:
     assert _apply(soup, spec["base_url"], detection) == [
         (item.link, item.title) for item in detection.items
     ]
+
+
+def _extract_dates(html: str, base_url: str, detection: Detection) -> list[str | None]:
+    """The dates the suggested selectors give when a source pins them."""
+    assert detection.selectors is not None
+    assert detection.selectors.date is not None
+    return [item.date for item in Page(html, base_url).extract(detection.selectors).items]
+
+
+@pytest.mark.parametrize("name", ["table-releases", "ul-list"])
+def test_suggested_date_selector_reproduces_the_dates(name: str) -> None:
+    soup, spec, detection = _detect(name)
+
+    dates = _extract_dates(str(soup), spec["base_url"], detection)
+
+    assert dates == [item.date for item in detection.items]
+    assert None not in dates
+
+
+def test_unclassed_date_column_after_a_number_column_gets_a_positional_selector() -> None:
+    """A row's number is no part of its date, so the date stays in its own <td>."""
+    spec = json.loads((LAYOUTS / "table-releases" / "expected.json").read_text(encoding="utf-8"))
+    html = (LAYOUTS / "table-releases" / "page.html").read_text(encoding="utf-8")
+    html = html.replace('<tr><td class="c-date">', "<tr><td>1</td><td>")
+    html = re.sub(r"<td><a href=\"\.\./files/[^<]*</a></td>", "", html)  # short rows
+    detection = detect(BeautifulSoup(html, "lxml"), spec["base_url"])
+
+    assert detection.selectors is not None
+    assert detection.selectors.date == "td:nth-of-type(2)"
+    assert _extract_dates(html, spec["base_url"], detection) == [i["date"] for i in spec["items"]]
 
 
 def test_flat_siblings_have_no_selectors() -> None:

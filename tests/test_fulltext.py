@@ -213,5 +213,9 @@ def test_enrich_leaves_items_linking_binary_files_unchanged(
     assert (typed, untyped) == (items[0], items[1])
     assert "not an HTML page (application/pdf)" in caplog.text
     assert "binary content" in caplog.text
+    binaries = [
+        r for r in caplog.records if r.getMessage().startswith((links["typed"], links["untyped"]))
+    ]
+    assert [r.levelno for r in binaries] == [logging.INFO, logging.INFO]
     assert article.content is not None
     assert "after eight months of repairs" in article.content

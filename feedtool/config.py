@@ -38,6 +38,7 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_INTERVAL = 366 * 86400
 TEMPLATE_FIELDS = frozenset({"title", "link", "source", "published", "summary"})
 SOURCE_TYPES = ("html", "feed", "auto")
+IDENTITY_RULES = ("link", "title", "title+date")
 
 T = TypeVar("T")
 
@@ -262,9 +263,11 @@ def _source(t: _Table) -> Source:
     select = None if select_table is None else _selectors(select_table, t.at("select"))
     if kind == "feed" and select is not None:
         raise _Problem(t.at("select"), 'selectors apply to HTML pages, not type = "feed"')
-    identity = t.get("identity", str, "link")
-    if identity not in ("link", "title", "title+date"):
+    identity = t.optional("identity", str)
+    if identity is not None and identity not in IDENTITY_RULES:
         _check_selector(identity, t.at("identity"))
+        if select is None:
+            raise _Problem(t.at("identity"), "a selector identity needs [sources.select]")
     source = Source(
         id=source_id,
         url=url,

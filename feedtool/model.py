@@ -44,7 +44,9 @@ class Source:
     type: SourceType = "auto"
     interval: int = 1800  # seconds
     select: Selectors | None = None
-    identity: str = "link"  # "link" | "title" | "title+date" | a selector ("sel@attr")
+    # None: the source's own id/guid, else the link, else a hash of title and date;
+    # or "link" | "title" | "title+date" | a selector ("sel@attr") naming the item
+    identity: str | None = None
     paginate: Paginate = field(default_factory=Paginate)
     fulltext: bool = False
     include: tuple[str, ...] = ()

@@ -303,20 +303,20 @@ def _title_from(fragment: str | None, limit: int = 80) -> str:
 
 
 def identity(
-    rule: str, *, raw: RawItem, title: str, link: str | None, published: datetime | None
+    rule: str | None, *, raw: RawItem, title: str, link: str | None, published: datetime | None
 ) -> str:
     """The key that says two sightings are the same item (see Source.identity).
 
-    "link" (the default) uses the source's own id/guid when it gives one, else the link, else
-    a hash of title and date; "title" and "title+date" serve sites whose links change; any
-    other rule is a selector whose value the extractor put in `raw.guid`.
+    By default the source's own id/guid (a feed's, or an identity selector's value in
+    `raw.guid`), else the link, else a hash of title and date. "link" ignores guids (feeds
+    whose guids change); "title" and "title+date" serve sites whose links change.
     """
     normalized_title = title.casefold()
     if rule == "title":
         return "title:" + normalized_title
     if rule == "title+date":
         return f"title+date:{normalized_title}|{_iso(published)[:10]}"
-    if raw.guid and clean_text(raw.guid):
+    if rule != "link" and raw.guid and clean_text(raw.guid):
         return "guid:" + clean_text(raw.guid)
     if link:
         return link_identity(link)

@@ -384,6 +384,21 @@ def test_guid_identity_wins_over_the_link() -> None:
     assert a.link != b.link
 
 
+def test_link_identity_ignores_a_feed_guid_that_changes() -> None:
+    source = Source(id="s", url=PAGE, type="feed", identity="link")
+    keys = {
+        normalize.item(
+            RawItem(title="A", link="https://example.org/n/1", guid=guid),
+            source=source,
+            page_url=PAGE,
+            now=NOW,
+            require_link=False,
+        ).key  # type: ignore[union-attr]
+        for guid in ("session-1", "session-2")
+    }
+    assert keys == {"example.org/n/1"}
+
+
 def test_filters_are_case_insensitive_over_title_and_summary() -> None:
     council = normalized(
         RawItem(title="Council meets", link="/1/", summary="<p>On <b>BUDGET</b></p>")

@@ -66,4 +66,4 @@ def detect_items(page: Page) -> Extracted:
 
 
 def _identity_selector(source: Source) -> str | None:
-    return None if source.identity in ("link", "title", "title+date") else source.identity
+    return None if source.identity in (None, "link", "title", "title+date") else source.identity

@@ -110,6 +110,9 @@ class Validators:
 
     etag: str | None = None
     last_modified: str | None = None
+    # feedtool's own: a digest of the page and the source's config, for servers that send
+    # neither, so an unchanged page is not parsed again
+    digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,7 @@ source and never stops the others.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import time
@@ -127,6 +128,13 @@ def _failed(
     return SourceResult(source_id=source.id, status=Status.FAILED, error=message)
 
 
+def _digest(fetched: Fetched, source: Source) -> str:
+    """Page bytes and source config: the same page read with new selectors must be re-read."""
+    digest = hashlib.sha256(fetched.body)
+    digest.update(repr(source).encode())
+    return digest.hexdigest()
+
+
 def _title(source: Source, state: SourceState | None, found: str | None = None) -> str:
     return source.title or found or (state.title if state else None) or urlsplit(source.url).netloc
 
@@ -155,6 +163,10 @@ class _SourceRun:
         first = self.context.fetcher.get(self.source.url, validators)
         if isinstance(first, NotModified):
             return self._not_modified()
+        digest = _digest(first, self.source)
+        if validators is not None and validators.digest == digest:
+            return self._not_modified()  # the server sent the same bytes: as good as a 304
+        first = replace(first, validators=replace(first.validators, digest=digest))
         items, skipped, title, warning = self._harvest(first)
         if self.source.fulltext:
             items = self._with_fulltext(items)

@@ -78,6 +78,7 @@ MIGRATIONS: tuple[str, ...] = (
     # Stored changes not yet in the feed files: a failed write (disk full, kill -9) must be
     # retried even when the next fetch is a 304.
     "ALTER TABLE sources ADD COLUMN unpublished INTEGER NOT NULL DEFAULT 1;",
+    "ALTER TABLE sources ADD COLUMN digest TEXT;",
 )
 
 
@@ -301,7 +302,8 @@ class Store:
                 new=tuple(new), updated=tuple(updated), seen=seen, first_run=first_run
             )
             self.db.execute(
-                "UPDATE sources SET title = ?, etag = ?, last_modified = ?, last_check = ?,"
+                "UPDATE sources SET title = ?, etag = ?, last_modified = ?, digest = ?,"
+                " last_check = ?,"
                 " last_success = ?, last_error = NULL, warning = ?, failures = 0,"
                 " new_last_run = ?, initialized = 1, unpublished = 1,"
                 " last_items_at = CASE WHEN ? THEN ? ELSE last_items_at END WHERE id = ?",
@@ -309,6 +311,7 @@ class Store:
                     title,
                     validators.etag,
                     validators.last_modified,
+                    validators.digest,
                     utc_text(now),
                     utc_text(now),
                     warning,
@@ -450,7 +453,9 @@ def _source_state(row: sqlite3.Row) -> SourceState:
         id=row["id"],
         url=row["url"],
         title=row["title"],
-        validators=Validators(etag=row["etag"], last_modified=row["last_modified"]),
+        validators=Validators(
+            etag=row["etag"], last_modified=row["last_modified"], digest=row["digest"]
+        ),
         last_check=_opt_value(row["last_check"]),
         last_success=_opt_value(row["last_success"]),
         last_error=row["last_error"],

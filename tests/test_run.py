@@ -80,6 +80,24 @@ def test_unconditional_refetch_of_unchanged_page_rewrites_nothing(
     assert feeds(tmp_path, "news") == before
 
 
+def test_same_bytes_without_validators_are_not_parsed_again_unless_the_config_changed(
+    site: Site, tmp_path: Path
+) -> None:
+    from feedtool import config as config_module
+    from feedtool.model import Status
+    from feedtool.pipeline import run_all
+
+    site.page("/news/", listing(news_items(3)), etag=False)
+    path = write_config(tmp_path, html_source("news", site.url + "/news/"))
+    assert [r.status for r in run_all(config_module.load(path), force=True)] == [Status.OK]
+    again = run_all(config_module.load(path), force=True)
+    assert [r.status for r in again] == [Status.NOT_MODIFIED]
+
+    path.write_text(path.read_text().replace('title = ".news-title"', 'title = "a"'))
+    changed = run_all(config_module.load(path), force=True)
+    assert [r.status for r in changed] == [Status.OK]
+
+
 def test_a_new_item_on_the_page_is_exactly_one_new_entry(
     news: Path, site: Site, tmp_path: Path
 ) -> None:

@@ -160,6 +160,7 @@ class Extracted:
     warning: str | None = None  # e.g. a malformed (bozo) feed that still yielded items
     selectors: Selectors | None = None  # what automatic detection found, for the user to pin
     base_url: str | None = None  # what relative URLs resolve against (<base href>), if not the URL
+    from_feed: bool = False  # items of an RSS/Atom/JSON feed: they need no link
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

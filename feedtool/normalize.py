@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import (
+    parse_qsl,
+    unquote,
+    unquote_plus,
+    urlencode,
+    urljoin,
+    urlsplit,
+    urlunsplit,
+)
 
 import lxml.etree
 import lxml.html
@@ -100,7 +108,7 @@ def link_identity(link: str) -> str:
     """
     parts = urlsplit(link)
     host = (parts.netloc or "").lower().removeprefix("www.")
-    path = parts.path.rstrip("/") or "/"
+    path = unquote(parts.path).rstrip("/") or "/"  # %D0%BD, %d0%bd and н are one path
     query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
     return f"{host}{path}" + (f"?{query}" if query else "")
 
@@ -193,22 +201,46 @@ def parse_date(text: str | None, now: datetime, date_format: str | None = None) 
 
 
 def _fast_path(text: str, now: datetime) -> datetime | None:
-    """The date in one of the common forms; None if no form matches; ValueError if impossible."""
-    if match := _ISO.fullmatch(text):
-        value = match.group(0).replace("Z", "+00:00")
-        return _as_utc(datetime.fromisoformat(value))
-    if match := _NUMERIC.fullmatch(text):
-        day, month, year, hour, minute = match.groups()
-        full_year = int(year) + (2000 if len(year) == 2 else 0)
-        clock = (int(hour), int(minute)) if hour else (0, 0)
-        return datetime(full_year, int(month), int(day), *clock, tzinfo=UTC)
-    for pattern, day_group, month_group in ((_DAY_MONTH, 1, 2), (_MONTH_DAY, 2, 1)):
-        if (match := pattern.fullmatch(text)) and match.group(month_group).lower() in _MONTHS:
-            day = int(match.group(day_group))
-            month = _MONTHS[match.group(month_group).lower()]
-            year = match.group(3)
-            return _day(int(year), month, day) if year else _yearless(month, day, now)
+    """The date in one of the common forms; None if no form matches; ValueError if impossible.
+
+    The whole text is tried first, then a date inside it ("Опубликовано: 23.12.2024",
+    "Posted on 5 March 2024 by Admin").
+    """
+    for find in (_fullmatches, _searches):
+        for kind, match in find(text):
+            if kind == "iso":
+                return _as_utc(datetime.fromisoformat(match.group(0).replace("Z", "+00:00")))
+            if kind == "numeric":
+                day, month, year, hour, minute = match.groups()
+                full_year = int(year) + (2000 if len(year) == 2 else 0)
+                clock = (int(hour), int(minute)) if hour else (0, 0)
+                return datetime(full_year, int(month), int(day), *clock, tzinfo=UTC)
+            day_group, month_group = (1, 2) if kind == "day-month" else (2, 1)
+            name = match.group(month_group).lower()
+            if name in _MONTHS:
+                day, month, year = int(match.group(day_group)), _MONTHS[name], match.group(3)
+                return _day(int(year), month, day) if year else _yearless(month, day, now)
     return None
+
+
+_PATTERNS = (
+    ("iso", _ISO),
+    ("numeric", _NUMERIC),
+    ("day-month", _DAY_MONTH),
+    ("month-day", _MONTH_DAY),
+)
+
+
+def _fullmatches(text: str) -> Iterator[tuple[str, re.Match[str]]]:
+    for kind, pattern in _PATTERNS:
+        if match := pattern.fullmatch(text):
+            yield kind, match
+
+
+def _searches(text: str) -> Iterator[tuple[str, re.Match[str]]]:
+    for kind, pattern in _PATTERNS:
+        for match in pattern.finditer(text):
+            yield kind, match
 
 
 def _day(year: int, month: int, day: int) -> datetime:
@@ -282,14 +314,17 @@ def item(
         summary=summary,
         content=content,
         # Not the date: relative dates ("2 hours ago") drift on every run, and a date alone
-        # changing is not news. Title, link, summary or content changing is.
-        content_hash=_digest(title, link or "", summary or "", content or ""),
+        # changing is not news; not the link's noise (https, tracking) either.
+        content_hash=_hash(
+            title, link_identity(link) if link else "", summary or "", content or ""
+        ),
     )
 
 
-def items(raws: Sequence[RawItem], *, source: Source, page_url: str, now: datetime) -> list[Item]:
-    """The usable items of a page or feed; scraped items need a link, feed entries do not."""
-    require_link = source.type != "feed"
+def items(
+    raws: Sequence[RawItem], *, source: Source, page_url: str, now: datetime, require_link: bool
+) -> list[Item]:
+    """The usable items of a page or feed (scraped items need a link, feed entries do not)."""
     cleaned = (
         item(raw, source=source, page_url=page_url, now=now, require_link=require_link)
         for raw in raws
@@ -316,18 +351,21 @@ def identity(
         return "title:" + normalized_title
     if rule == "title+date":
         return f"title+date:{normalized_title}|{_iso(published)[:10]}"
-    if rule != "link" and raw.guid and clean_text(raw.guid):
-        return "guid:" + clean_text(raw.guid)
+    guid = clean_text(raw.guid)
+    if rule != "link" and guid:
+        # a guid that is a URL suffers the same noise as links (https, tracking, www.)
+        as_link = canonical_link(guid, "") if guid.startswith(("http://", "https://")) else None
+        return link_identity(as_link) if as_link else "guid:" + guid
     if link:
         return link_identity(link)
-    return "hash:" + _digest(normalized_title, _iso(published)[:10])
+    return "hash:" + _hash(normalized_title, _iso(published)[:10])
 
 
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
-def _digest(*parts: str) -> str:
+def _hash(*parts: str) -> str:
     return hashlib.sha1("\0".join(parts).encode(), usedforsecurity=False).hexdigest()[:20]
 
 

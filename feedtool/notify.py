@@ -35,15 +35,20 @@ def target_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def redact(url: str, text: str | None = None) -> str:
-    """`text` (default: the URL) with every credential-looking part of `url` masked."""
+def describe(url: str) -> str:
+    """How logs name a target: its scheme and digest. Apprise puts tokens anywhere in a URL
+    (tgram://BOT_TOKEN/CHAT, pbul://TOKEN), so no part of it is safe to show."""
+    return f"{url.partition(':')[0]}://…#{target_key(url)}"
+
+
+def redact(url: str, text: str) -> str:
+    """`text` with every piece of `url` (host part, path segments, query values) masked."""
     parts = urlsplit(url)
-    secrets = {parts.username, parts.password, *parts.path.split("/")}
+    secrets = {parts.netloc, *re.split(r"[:@]", parts.netloc), *parts.path.split("/")}
     secrets |= {value for _, value in parse_qsl(parts.query)}
-    result = url if text is None else text
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        result = result.replace(secret, "***")
-    return result
+    for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 # --- planning (inside the store transaction) -----------------------------------------------
@@ -81,10 +86,11 @@ def plan_alert(
 ) -> list[Queued]:
     if alert is None:
         return []
+    name = title if title == source.id else f"{title} ({source.id})"
     messages = {
-        Alert.BROKEN: f"{title} is broken: {error}",
-        Alert.REMINDER: f"{title} is still broken: {error}",
-        Alert.RECOVERED: f"{title} works again",
+        Alert.BROKEN: f"{name} is broken: {error}",
+        Alert.REMINDER: f"{name} is still broken: {error}",
+        Alert.RECOVERED: f"{name} works again",
     }
     payload = {"source": title, "message": messages[alert], "url": source.url}
     return [
@@ -154,7 +160,7 @@ def deliver(
             error = redact(target.url, error)
             for row in (row for later, _, _ in batches[index:] for row in later):
                 outbox.failed([row.id], error, now + _retry_delay(row))
-            logger.warning("notify %s: %s", redact(target.url), error)
+            logger.warning("notify %s: %s", describe(target.url), error)
             failed += 1
             break
     return Delivery(sent=sent, failed=failed, dropped=dropped)
@@ -176,7 +182,7 @@ def messages(target: NotifyTarget, rows: list[Pending]) -> list[tuple[list[Pendi
         for r in alerts
     ]
     if items and (target.digest or len(items) > target.max_per_run):
-        result.append((items, *_digest(items)))
+        result.append((items, *_digest_message(items)))
     else:
         result += [([r], *_render(target, r.payload)) for r in items]
     return result
@@ -188,7 +194,7 @@ def _render(target: NotifyTarget, payload: dict[str, str]) -> tuple[str, str]:
     return target.title_template.format(**fields), re.sub(r"\n{3,}", "\n\n", body).strip()
 
 
-def _digest(rows: list[Pending]) -> tuple[str, str]:
+def _digest_message(rows: list[Pending]) -> tuple[str, str]:
     sources = sorted({r.payload["source"] for r in rows})
     title = f"{sources[0] if len(sources) == 1 else 'feedtool'}: {len(rows)} new items"
     lines = [f"- {r.payload['title']}\n  {r.payload['link']}".rstrip() for r in rows]

@@ -26,6 +26,7 @@ from feedtool.errors import (
 from feedtool.fetch import Fetcher
 from feedtool.model import (
     Config,
+    Extracted,
     Fetched,
     Item,
     NotifyTarget,
@@ -34,6 +35,7 @@ from feedtool.model import (
     Source,
     SourceResult,
     Status,
+    Validators,
 )
 from feedtool.scheduler import is_due, utc_now
 from feedtool.store import Changes, Outbox, Queued, SourceState, Store
@@ -128,7 +130,7 @@ def _failed(
     return SourceResult(source_id=source.id, status=Status.FAILED, error=message)
 
 
-def _digest(fetched: Fetched, source: Source) -> str:
+def _page_digest(fetched: Fetched, source: Source) -> str:
     """Page bytes and source config: the same page read with new selectors must be re-read."""
     digest = hashlib.sha256(fetched.body)
     digest.update(repr(source).encode())
@@ -163,10 +165,11 @@ class _SourceRun:
         first = self.context.fetcher.get(self.source.url, validators)
         if isinstance(first, NotModified):
             return self._not_modified()
-        digest = _digest(first, self.source)
-        if validators is not None and validators.digest == digest:
-            return self._not_modified()  # the server sent the same bytes: as good as a 304
+        digest = _page_digest(first, self.source)
         first = replace(first, validators=replace(first.validators, digest=digest))
+        if validators is not None and validators.digest == first.validators.digest:
+            # the same bytes: as good as a 304, but keep the server's new validators, if any
+            return self._not_modified(first.validators)
         items, skipped, title, warning = self._harvest(first)
         if self.source.fulltext:
             items = self._with_fulltext(items)
@@ -198,13 +201,15 @@ class _SourceRun:
             self.source, feed_title, alert, None, self.now, targets
         ) + notify.plan_items(self.source, feed_title, changes, targets)
 
-    def _not_modified(self) -> SourceResult:
+    def _not_modified(self, validators: Validators | None = None) -> SourceResult:
         feed_title = _title(self.source, self.state)
         health_after, alert = self.recovery
         alerts = notify.plan_alert(
             self.source, feed_title, alert, None, self.now, self.context.targets
         )
-        self.store.record_not_modified(self.source, self.now, health_after, alerts)
+        self.store.record_not_modified(
+            self.source, self.now, health_after, alerts, validators=validators
+        )
         settings = self.context.settings
         missing = not all(
             (settings.output_dir / f"{self.source.id}{s}").exists() for s in publish.SUFFIXES
@@ -217,42 +222,51 @@ class _SourceRun:
         """Items of the first page, then of following pages while they are all new.
 
         On the first run every page up to max_pages is read (backfill); later runs stop at a
-        page holding any known item, since everything after it is known too. Returns the
-        filtered items, the number skipped, and the first page's title and warning.
+        page holding any known item, since everything after it is known too. A later page that
+        fails ends the walk but keeps what was read. Returns the filtered items, the number
+        skipped, and the first page's title and warning.
         """
         source = self.source
+        extracted, items, skipped = self._page(first)
+        first_extracted = extracted
+        if not items and not extracted.from_feed:  # an empty feed is a quiet feed, not a fault
+            if skipped:
+                raise EmptyPageError(f"no usable items: {skipped} lacked a title or link")
+            raise EmptyPageError("no items found (do the selectors still match?)")
         backfill = self.state is None or not self.state.initialized
-        fetched, items, skipped = first, [], 0
-        title = warning = None
-        for page_number in range(1, source.paginate.max_pages + 1):
-            extracted = extract.items(source, fetched, fetch=self.context.fetcher.get)
-            page_items = normalize.items(
-                extracted.items,
-                source=source,
-                page_url=extracted.base_url or fetched.url,
-                now=self.now,
-            )
-            skipped += extracted.skipped + len(extracted.items) - len(page_items)
-            if page_number == 1:
-                if not page_items and skipped:
-                    raise EmptyPageError(f"no usable items: {skipped} lacked a title or link")
-                if not page_items:
-                    raise EmptyPageError("no items found (do the selectors still match?)")
-                title, warning = extracted.title, extracted.warning
-            items.extend(page_items)
-            if not extracted.next_url or page_number == source.paginate.max_pages:
+        page_items = items
+        for _ in range(source.paginate.max_pages - 1):
+            next_url = extracted.next_url
+            if not next_url or (
+                self.store.known_keys(source.id, [i.key for i in page_items]) and not backfill
+            ):
                 break
-            known = self.store.known_keys(source.id, [item.key for item in page_items])
-            if known and not backfill:
+            try:
+                following = self.context.fetcher.get(next_url)
+                if not isinstance(following, Fetched):
+                    break
+                extracted, page_items, page_skipped = self._page(following)
+            except SourceError as e:
+                logger.warning("%s: page %s not read: %s", source.id, next_url, e)
                 break
-            following = self.context.fetcher.get(extracted.next_url)
-            if not isinstance(following, Fetched):
-                break
-            fetched = following
+            items += page_items
+            skipped += page_skipped
         kept = tuple(
             i for i in items if normalize.passes_filters(i, source.include, source.exclude)
         )
-        return kept, skipped, title, warning
+        return kept, skipped, first_extracted.title, first_extracted.warning
+
+    def _page(self, fetched: Fetched) -> tuple[Extracted, list[Item], int]:
+        """One page or feed document: what was extracted, its usable items, how many skipped."""
+        extracted = extract.items(self.source, fetched, fetch=self.context.fetcher.get)
+        items = normalize.items(
+            extracted.items,
+            source=self.source,
+            page_url=extracted.base_url or fetched.url,
+            now=self.now,
+            require_link=not extracted.from_feed,
+        )
+        return extracted, items, extracted.skipped + len(extracted.items) - len(items)
 
     def _with_fulltext(self, items: tuple[Item, ...]) -> tuple[Item, ...]:
         from feedtool.fulltext import enrich

@@ -22,7 +22,7 @@ def rows(config: Config, store: Store) -> list[tuple[str, ...]]:
         table.append(
             (
                 source.id,
-                health(state, source.broken_after),
+                state_of(state, source.broken_after),
                 _when(state.last_check),
                 _when(state.last_success),
                 _when(state.last_items_at),
@@ -34,7 +34,7 @@ def rows(config: Config, store: Store) -> list[tuple[str, ...]]:
     return table
 
 
-def health(state: SourceState, broken_after: int) -> str:
+def state_of(state: SourceState, broken_after: int) -> str:
     if state.health.broken_since is not None or state.failures >= broken_after:
         return "broken"
     if state.failures:

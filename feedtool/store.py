@@ -169,17 +169,28 @@ class Store:
         self.close()
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StateError(
-                f"state database {self.path} is from a newer feedtool (schema {version})"
-            )
-        for number in range(version, len(MIGRATIONS)):
-            # executescript commits first, so the transaction must live inside the script
-            script = MIGRATIONS[number]
-            self.db.executescript(
-                f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {number + 1}; COMMIT;"
-            )
+        """Bring the schema up to date, one migration per transaction.
+
+        The version is read under the write lock, so two processes opening a new database
+        at once do not both run the same migration.
+        """
+        if self._version() == len(MIGRATIONS):
+            return  # the common case, without taking the write lock
+        while True:
+            with self.transaction():
+                version = self._version()
+                if version > len(MIGRATIONS):
+                    raise StateError(
+                        f"state database {self.path} is from a newer feedtool (schema {version})"
+                    )
+                if version == len(MIGRATIONS):
+                    return
+                for statement in _statements(MIGRATIONS[version]):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {version + 1}")
+
+    def _version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -213,8 +224,14 @@ class Store:
         )
 
     def record_not_modified(
-        self, source: Source, now: datetime, health: Health, queued: Sequence[Queued] = ()
+        self,
+        source: Source,
+        now: datetime,
+        health: Health,
+        queued: Sequence[Queued] = (),
+        validators: Validators | None = None,
     ) -> None:
+        """A successful check that found the page unchanged (a 304, or the same bytes)."""
         with self.transaction():
             self._ensure_source(source)
             self.db.execute(
@@ -222,6 +239,8 @@ class Store:
                 " failures = 0, new_last_run = 0 WHERE id = ?",
                 (utc_text(now), utc_text(now), source.id),
             )
+            if validators is not None:
+                self._set_validators(source.id, validators)
             self._set_health(source.id, health)
             self._queue(source.id, queued, now)
 
@@ -244,6 +263,12 @@ class Store:
             if health is not None:
                 self._set_health(source.id, health)
             self._queue(source.id, queued, now)
+
+    def _set_validators(self, source_id: str, validators: Validators) -> None:
+        self.db.execute(
+            "UPDATE sources SET etag = ?, last_modified = ?, digest = ? WHERE id = ?",
+            (validators.etag, validators.last_modified, validators.digest, source_id),
+        )
 
     def mark_published(self, source_id: str) -> None:
         with self.transaction():
@@ -302,16 +327,12 @@ class Store:
                 new=tuple(new), updated=tuple(updated), seen=seen, first_run=first_run
             )
             self.db.execute(
-                "UPDATE sources SET title = ?, etag = ?, last_modified = ?, digest = ?,"
-                " last_check = ?,"
+                "UPDATE sources SET title = ?, last_check = ?,"
                 " last_success = ?, last_error = NULL, warning = ?, failures = 0,"
                 " new_last_run = ?, initialized = 1, unpublished = 1,"
                 " last_items_at = CASE WHEN ? THEN ? ELSE last_items_at END WHERE id = ?",
                 (
                     title,
-                    validators.etag,
-                    validators.last_modified,
-                    validators.digest,
                     utc_text(now),
                     utc_text(now),
                     warning,
@@ -321,6 +342,7 @@ class Store:
                     source.id,
                 ),
             )
+            self._set_validators(source.id, validators)
             if health is not None:
                 self._set_health(source.id, health)
             if notifications is not None:
@@ -427,6 +449,16 @@ class Store:
                 for q in queued
             ],
         )
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a SQL script (executescript would commit the open transaction)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            yield statement
+            statement = ""
 
 
 def _unique(items: Sequence[Item]) -> Iterator[Item]:

@@ -517,3 +517,41 @@ def test_clean_text_is_idempotent_and_xml_safe(text: str) -> None:
     assert all(xml_char(c) for c in cleaned)
     assert cleaned == cleaned.strip()
     assert "  " not in cleaned
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Опубликовано: 23.12.2024", datetime(2024, 12, 23, tzinfo=UTC)),
+        ("Posted on 5 March 2024 by Admin", datetime(2024, 3, 5, tzinfo=UTC)),
+        ("Updated 2024-12-23T10:00:00Z (edited)", datetime(2024, 12, 23, 10, tzinfo=UTC)),
+    ],
+)
+def test_a_date_inside_a_label_is_read(text: str, expected: datetime) -> None:
+    assert normalize.parse_date(text, NOW) == expected
+
+
+def test_percent_encoding_noise_is_one_identity() -> None:
+    keys = {
+        normalize.link_identity(link)
+        for link in (
+            "https://example.org/новости/1",
+            "https://example.org/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/1",
+            "https://example.org/%d0%bd%d0%be%d0%b2%d0%be%d1%81%d1%82%d0%b8/1/",
+        )
+    }
+    assert len(keys) == 1
+
+
+def test_a_guid_that_is_a_url_ignores_link_noise() -> None:
+    keys = {
+        normalized(RawItem(title="A", link=None, guid=guid), require_link=False).key
+        for guid in ("http://example.org/a/1", "https://www.example.org/a/1/?utm_source=tg")
+    }
+    assert keys == {"example.org/a/1"}
+
+
+def test_a_link_flip_to_https_is_not_an_update() -> None:
+    http = normalized(RawItem(title="A", link="http://example.org/a/1"))
+    https = normalized(RawItem(title="A", link="https://example.org/a/1?utm_medium=x"))
+    assert http.content_hash == https.content_hash

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import signal
 import sqlite3
 import subprocess
@@ -416,3 +417,20 @@ def test_an_undeliverable_notification_is_dropped_after_notify_max_age(
     assert len(webhook.posts) == tries  # given up: never sent again
     assert webhook.delivered() == []
     assert "0 pending, 1 dropped" in status(news)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/987654321",
+        "pbul://o.gn5kj6nfhv736I7jC3cj3QLRiyhgl98b",
+        "json://user:s3cretpass@hooks.example.org:8443/path/tok-Zq8x",
+    ],
+)
+def test_logs_name_targets_without_any_part_of_their_url(url: str) -> None:
+    from feedtool.notify import describe, redact
+
+    secret_parts = [p for p in re.split(r"[/:@.]", url.split("://", 1)[1]) if len(p) >= 6]
+    shown = describe(url) + " " + redact(url, f"failed sending to {url}")
+    for part in secret_parts:
+        assert part not in shown

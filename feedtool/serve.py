@@ -25,28 +25,18 @@ class FeedHandler(SimpleHTTPRequestHandler):
 
     def send_head(self):  # type: ignore[no-untyped-def,unused-ignore]
         path = Path(self.translate_path(self.path))
-        if path.is_file():
-            stat = path.stat()
-            etag = (
-                '"'
-                + hashlib.sha1(
-                    f"{stat.st_size}-{stat.st_mtime_ns}".encode(), usedforsecurity=False
-                ).hexdigest()[:16]
-                + '"'
-            )
-            if etag in self.headers.get("If-None-Match", ""):
-                self.send_response(HTTPStatus.NOT_MODIFIED)
-                self.send_header("ETag", etag)
-                self.end_headers()
-                return None
-            self._etag = etag
-        return super().send_head()
+        self._etag = _etag(path) if path.is_file() else None
+        if self._etag and _matches(self.headers.get("If-None-Match", ""), self._etag):
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.end_headers()
+            return None
+        return super().send_head()  # also answers If-Modified-Since with 304
 
     def end_headers(self) -> None:
-        etag = getattr(self, "_etag", None)
+        etag: str | None = getattr(self, "_etag", None)
         if etag:
             self.send_header("ETag", etag)
-            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Cache-Control", "no-cache")  # revalidate: feeds change
         super().end_headers()
 
     def guess_type(self, path: str | os.PathLike[str]) -> str:
@@ -58,6 +48,18 @@ class FeedHandler(SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+
+def _etag(path: Path) -> str:
+    """Size and mtime: feeds are replaced whole, and an unchanged feed is never rewritten."""
+    stat = path.stat()
+    token = f"{stat.st_size}-{stat.st_mtime_ns}".encode()
+    return '"' + hashlib.sha1(token, usedforsecurity=False).hexdigest()[:16] + '"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:

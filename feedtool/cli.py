@@ -151,8 +151,8 @@ def _setup_logging(verbose: int) -> None:
     logging.getLogger("apprise").setLevel(logging.WARNING)  # its debug lines print secret URLs
 
 
-def _load(args: argparse.Namespace) -> Config:
-    return config.load(config.resolve_path(args.config))
+def _load(args: argparse.Namespace, *, secrets: bool = True) -> Config:
+    return config.load(config.resolve_path(args.config), secrets=secrets)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -177,11 +177,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "status":
         from feedtool.status import print_status
 
-        return print_status(_load(args))
+        return print_status(_load(args, secrets=False))
     if command == "opml":
         from feedtool.opml import opml
 
-        sys.stdout.write(opml(_load(args)))
+        sys.stdout.write(opml(_load(args, secrets=False)))
         return EXIT_OK
     if command == "snapshot":
         return _snapshot(args)

@@ -59,8 +59,12 @@ def resolve_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     return DEFAULT_PATH
 
 
-def load(path: Path) -> Config:
-    """Read and validate a config file. Raises ConfigError with a one-line message."""
+def load(path: Path, *, secrets: bool = True) -> Config:
+    """Read and validate a config file. Raises ConfigError with a one-line message.
+
+    secrets=False leaves ${VAR} in notify URLs unexpanded, for commands that send nothing
+    (status, opml) and so need not run with the daemon's environment.
+    """
     try:
         text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (Notepad) is harmless
         data = tomllib.loads(text)
@@ -72,13 +76,13 @@ def load(path: Path) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text (save the file as UTF-8)") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
-    return parse(data, path)
+    return parse(data, path, secrets=secrets)
 
 
-def parse(data: Mapping[str, Any], path: Path) -> Config:
+def parse(data: Mapping[str, Any], path: Path, *, secrets: bool = True) -> Config:
     """Validate an already-decoded TOML document; `path` locates relative dirs and errors."""
     try:
-        return _config(data, path)
+        return _config(data, path, secrets)
     except _Problem as e:
         raise ConfigError(f"{path}: {e}") from None
 
@@ -183,7 +187,7 @@ def _kind(value: object) -> str:
 # --- the document ------------------------------------------------------------------------------
 
 
-def _config(data: Mapping[str, Any], path: Path) -> Config:
+def _config(data: Mapping[str, Any], path: Path, secrets: bool) -> Config:
     root = _Table(dict(data), "")
     settings = _settings(root.get("settings", dict, {}), path.parent)
     sources = _each(root.get("sources", list, []), "sources", _source)
@@ -194,7 +198,7 @@ def _config(data: Mapping[str, Any], path: Path) -> Config:
         if source.id in seen:
             raise _Problem(f"sources[{i}] ({source.id}).id", f"duplicate source id {source.id!r}")
         seen.add(source.id)
-    notify = _each(root.get("notify", list, []), "notify", _notify)
+    notify = _each(root.get("notify", list, []), "notify", lambda t: _notify(t, secrets))
     for i, target in enumerate(notify):
         for name in target.sources:
             if name not in seen:
@@ -364,9 +368,11 @@ def _patterns(t: _Table, key: str) -> tuple[str, ...]:
     return patterns
 
 
-def _notify(t: _Table) -> NotifyTarget:
-    url = _expand_env(t.required("url", str), t.at("url"))
-    _check_notify_url(url, t.at("url"))
+def _notify(t: _Table, secrets: bool) -> NotifyTarget:
+    url = t.required("url", str)
+    if secrets:
+        url = _expand_env(url, t.at("url"))
+        _check_notify_url(url, t.at("url"))
     target = NotifyTarget(
         url=url,
         sources=t.strings("sources"),

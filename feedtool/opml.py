@@ -11,8 +11,11 @@ from feedtool.store import Store
 
 def opml(config: Config) -> str:
     """Sources not yet published still get an outline: their feed appears on the first run."""
-    with Store.open(config.settings.state_dir) as store:
-        titles = {state.id: state.title for state in store.sources()}
+    titles: dict[str, str | None] = {}
+    store = Store.open_existing(config.settings.state_dir)
+    if store is not None:
+        with store:
+            titles = {state.id: state.title for state in store.sources()}
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = "feedtool feeds"

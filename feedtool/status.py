@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from feedtool.model import Config
-from feedtool.store import Outbox, SourceState, Store
+from feedtool.store import Outbox, OutboxSummary, SourceState, Store
 
 COLUMNS = ("SOURCE", "STATE", "LAST CHECK", "LAST SUCCESS", "LAST ITEMS", "ITEMS", "NEW", "ERROR")
 
 
-def rows(config: Config, store: Store) -> list[tuple[str, ...]]:
-    """The status table, one row per configured source."""
-    states = {state.id: state for state in store.sources()}
+def rows(config: Config, store: Store | None) -> list[tuple[str, ...]]:
+    """The status table, one row per configured source (all "new" without a database)."""
+    states = {state.id: state for state in store.sources()} if store else {}
     table: list[tuple[str, ...]] = []
     for source in config.sources:
         state = states.get(source.id)
@@ -47,9 +47,12 @@ def _when(value: datetime | None) -> str:
 
 
 def print_status(config: Config) -> int:
-    with Store.open(config.settings.state_dir) as store:
-        table = rows(config, store)
-        outbox = Outbox(store).summary()
+    store = Store.open_existing(config.settings.state_dir)
+    if store is None:
+        table, outbox = rows(config, None), OutboxSummary(pending=0, dropped=0, delivered=0)
+    else:
+        with store:
+            table, outbox = rows(config, store), Outbox(store).summary()
     widths = [max(len(row[i]) for row in [COLUMNS, *table]) for i in range(len(COLUMNS) - 1)]
     for row in [COLUMNS, *table]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]

@@ -157,7 +157,13 @@ class Store:
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
+        """The state database of state_dir, created (and migrated) as needed."""
         return cls(state_dir / DB_NAME)
+
+    @classmethod
+    def open_existing(cls, state_dir: Path) -> Store | None:
+        """The state database if there is one: read-only commands must not create it."""
+        return cls(state_dir / DB_NAME) if (state_dir / DB_NAME).exists() else None
 
     def close(self) -> None:
         self.db.close()
@@ -523,7 +529,7 @@ class OutboxSummary:
     pending: int
     dropped: int
     delivered: int
-    last_error: str | None
+    last_error: str | None = None
 
 
 class Outbox:

@@ -153,3 +153,38 @@ def test_options_work_after_the_command_too(
     config = write_config(tmp_path, html_source("news", "http://127.0.0.1:9/"))
     assert main(["status", "--config", str(config), "-v"]) == 0
     assert capsys.readouterr().out.startswith("SOURCE")
+
+
+def test_status_and_opml_read_without_creating_state_or_needing_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEEDTOOL_TEST_UNSET_TOKEN", raising=False)
+    config = write_config(
+        tmp_path,
+        html_source("news", "http://127.0.0.1:9/news/")
+        + '[[notify]]\nurl = "ntfys://${FEEDTOOL_TEST_UNSET_TOKEN}@ntfy.sh/news"\n',
+    )
+    assert main(["--config", str(config), "status"]) == 0
+    assert main(["--config", str(config), "opml"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[1].split()[:2] == ["news", "new"]
+    assert "<outline" in out
+    assert not (tmp_path / "state").exists()
+    assert main(["--config", str(config), "run"]) == 2  # sending needs the secret
+
+
+def test_processes_opening_a_new_state_database_together_migrate_it_once(
+    tmp_path: Path,
+) -> None:
+    code = (
+        "import sys, pathlib; from feedtool.store import Store; "
+        "Store.open(pathlib.Path(sys.argv[1])).close()"
+    )
+    for attempt in range(5):
+        state = tmp_path / f"state-{attempt}"
+        openers = [
+            subprocess.Popen([sys.executable, "-c", code, str(state)], stderr=subprocess.PIPE)
+            for _ in range(3)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in openers]
+        assert [p.returncode for p in openers] == [0, 0, 0], errors

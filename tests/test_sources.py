@@ -207,3 +207,12 @@ def test_preview_with_selectors(site: Site, capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     assert "3 items, 0 skipped" in out
     assert f"{site.url}/news/news_odkb/item-2/" in out
+
+
+def test_a_later_page_that_fails_keeps_the_pages_read(site: Site, tmp_path: Path) -> None:
+    site.page("/news/", listing(news_items(6), next_page="/news/?PAGEN_1=2"))
+    config = write_config(
+        tmp_path, html_source("news", site.url + "/news/", "paginate = { max_pages = 3 }")
+    )
+    assert run(config) == 0  # page 2 answers 404: a warning, not a failed source
+    assert len(atom(tmp_path, "news")) == 6

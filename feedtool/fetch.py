@@ -65,7 +65,8 @@ class Fetcher:
     def get(self, url: str, validators: Validators | None = None) -> Fetched | NotModified:
         """GET `url`, retrying connection errors and 5xx with exponential backoff.
 
-        Raises FetchError with a one-line reason once the retries are spent.
+        Raises FetchError with a one-line reason once the retries are spent, and Interrupted
+        as soon as `stop` is set.
         """
         headers = {}
         if validators and validators.etag:

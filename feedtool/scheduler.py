@@ -57,8 +57,9 @@ class Daemon:
     """`feedtool daemon`: each source on its own interval, notifications on their own timer.
 
     It holds the run lock for its whole life, so a `feedtool run` from cron beside it steps
-    aside instead of doubling the work. SIGTERM/SIGINT finish the current source and exit 0;
-    SIGHUP reloads the config, keeping the old one if the new one is bad.
+    aside instead of doubling the work. SIGTERM/SIGINT stop it within seconds (a fetch in
+    progress is abandoned, nothing of it stored) and exit 0; SIGHUP reloads the config,
+    keeping the old one if the new one is bad.
     """
 
     TICK = 0.2  # seconds between looks at the schedule: bounds how long a stop takes

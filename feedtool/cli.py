@@ -96,6 +96,7 @@ def _port(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 a source failed, 2 usage/config)."""
     verbose = 0
     try:
         args = _parser().parse_args(argv)

@@ -103,6 +103,7 @@ def webhook() -> Iterator[tuple[str, list[dict[str, str]]]]:
 
 
 def demo_config(site: str, hook: str, folder: Path) -> Config:
+    """The bundled demo config, pointed at the local site and webhook, written into folder."""
     text = (resources.files("feedtool") / "demo_site" / "feedtool.toml").read_text("utf-8")
     text = text.replace("__SITE__", site).replace(
         "[settings]", '[settings]\nstate_dir = "state"\noutput_dir = "public"', 1
@@ -115,6 +116,7 @@ def demo_config(site: str, hook: str, folder: Path) -> Config:
 
 
 def demo() -> int:
+    """Three runs against the sample site; prints what happened and where the feeds are."""
     folder = Path(tempfile.mkdtemp(prefix="feedtool-demo-"))
     with sample_site() as (site, handler), webhook() as (hook, received):
         cfg = demo_config(site, hook, folder)

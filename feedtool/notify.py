@@ -84,6 +84,7 @@ def plan_alert(
     now: datetime,
     targets: Sequence[NotifyTarget],
 ) -> list[Queued]:
+    """One outbox row per interested target for a health alert (broken, reminder, recovered)."""
     if alert is None:
         return []
     name = title if title == source.id else f"{title} ({source.id})"

@@ -85,6 +85,7 @@ def run_all(
 
 
 def deliver(config: Config, store: Store, clock: Clock = utc_now) -> notify.Delivery:
+    """Send what the notification outbox holds for the configured targets."""
     return notify.deliver(
         Outbox(store), config.notify, now=clock(), max_age=config.settings.notify_max_age
     )

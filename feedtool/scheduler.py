@@ -45,6 +45,7 @@ def due_at(source: Source, state: SourceState | None) -> datetime | None:
 
 
 def is_due(source: Source, state: SourceState | None, now: datetime) -> bool:
+    """Whether `run` (without --force) and the daemon should check the source now."""
     due = due_at(source, state)
     return due is None or due <= now
 

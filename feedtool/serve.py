@@ -63,12 +63,14 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
+    """A server for the published feeds in directory (port 0: any free port)."""
     directory.mkdir(parents=True, exist_ok=True)
     handler = functools.partial(FeedHandler, directory=str(directory))
     return ThreadingHTTPServer((host, port), handler)
 
 
 def serve(directory: Path, *, host: str, port: int) -> int:
+    """Serve directory until interrupted."""
     try:
         server = make_server(directory, host, port)
     except OSError as e:

@@ -35,6 +35,7 @@ def rows(config: Config, store: Store | None) -> list[tuple[str, ...]]:
 
 
 def state_of(state: SourceState, broken_after: int) -> str:
+    """ok, failing (some failures) or broken (see health.assess)."""
     if state.health.broken_since is not None or state.failures >= broken_after:
         return "broken"
     if state.failures:
@@ -47,6 +48,7 @@ def _when(value: datetime | None) -> str:
 
 
 def print_status(config: Config) -> int:
+    """Print the status table and the outbox summary."""
     store = Store.open_existing(config.settings.state_dir)
     if store is None:
         table, outbox = rows(config, None), OutboxSummary(pending=0, dropped=0, delivered=0)

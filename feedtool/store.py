@@ -289,6 +289,7 @@ class Store:
     # --- items ---------------------------------------------------------------------------------
 
     def known_keys(self, source_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of these item keys the source already has."""
         return set(self._hashes(source_id, keys))
 
     def apply(
@@ -544,6 +545,7 @@ class Outbox:
         self.db = store.db
 
     def due(self, now: datetime) -> list[Pending]:
+        """Notifications whose next attempt has come, grouped by target."""
         rows = self.db.execute(
             "SELECT * FROM notifications WHERE delivered IS NULL AND dropped IS NULL"
             " AND next_attempt <= ? ORDER BY target, id",
@@ -583,6 +585,7 @@ class Outbox:
             )
 
     def summary(self) -> OutboxSummary:
+        """Counts for `status`, and the latest delivery error."""
         row = self.db.execute(
             "SELECT"
             " COUNT(*) FILTER (WHERE delivered IS NULL AND dropped IS NULL) AS pending,"

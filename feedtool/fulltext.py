@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from math import inf
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +31,7 @@ from bs4 import BeautifulSoup
 from bs4.dammit import EncodingDetector
 
 from feedtool import normalize
-from feedtool.errors import FeedtoolError
+from feedtool.errors import FeedtoolError, Interrupted
 from feedtool.extract.html import HTML_TYPES, Selector, join, looks_binary
 from feedtool.fetch import Fetcher
 from feedtool.model import Fetched, Item, NotModified
@@ -161,13 +161,13 @@ def _inner_html(element: lxml.html.HtmlElement) -> str:
 def _published(tree: lxml.html.HtmlElement, url: str) -> datetime | None:
     """Publication date from explicit metadata, else htmldate's quick (non-extensive) guess."""
     for value in _date_candidates(tree):
-        parsed = _parse_date(value)
+        parsed = normalize.parse_iso(value)
         if parsed is not None:
             return parsed
     # htmldate deep-copies a tree it is given, so ours stays intact; extensive search off: it
     # scans free text and costs several times the whole extraction.
     found = htmldate.find_date(tree, url=url, extensive_search=False, original_date=True)
-    return _parse_date(found) if found else None
+    return normalize.parse_iso(found) if found else None
 
 
 def _date_candidates(tree: lxml.html.HtmlElement) -> Iterator[str]:
@@ -207,17 +207,6 @@ def _find_key(data: Any, key: str) -> Iterator[str]:
             yield from _find_key(child, key)
 
 
-def _parse_date(value: str) -> datetime | None:
-    """An ISO 8601 date or datetime in UTC; a date alone is midnight UTC, naive counts as UTC."""
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
 class _HostPacer:
     """Spaces requests to one host by `delay` seconds; different hosts go in parallel."""
 
@@ -228,13 +217,15 @@ class _HostPacer:
         self._guard = threading.Lock()
 
     def fetch(self, fetcher: Fetcher, url: str) -> Fetched | NotModified:
+        """Raises Interrupted, without fetching, once the fetcher's stop event is set."""
         host = urlsplit(url).netloc
         with self._guard:
             lock = self._locks.setdefault(host, threading.Lock())
         with lock:
             wait = self._last.get(host, -inf) + self.delay - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
+            # Not time.sleep: a stopping daemon must not sit out the delay of every article.
+            if fetcher.stop.wait(max(wait, 0.0)):
+                raise Interrupted("stopped")
             try:
                 return fetcher.get(url)
             finally:
@@ -254,6 +245,8 @@ def enrich(
 
     Only new items: fetching every article on every run would hammer the site. A page that
     cannot be fetched or read leaves its item as it was; the listing's data still stands.
+    Interrupted (the fetcher's stop event is set) is no page's fault: it propagates, and the
+    articles not yet fetched are not fetched at all.
     """
     pacer = _HostPacer(delay)
 
@@ -270,6 +263,8 @@ def enrich(
                 )
                 return item
             article = extract_article(fetched.body, fetched.url, content_selector)
+        except Interrupted:
+            raise
         except FeedtoolError as e:
             logger.warning("%s: full text not fetched: %s", item.link, e)
             return item
@@ -280,8 +275,12 @@ def enrich(
 
     chosen = [i for i, item in enumerate(items) if item.key in new_keys and item.link]
     result = list(items)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
         enriched = pool.map(article_of, [items[i] for i in chosen])
         for index, item in zip(chosen, enriched, strict=True):
             result[index] = item
+    finally:
+        # On Interrupted, queued articles are dropped rather than each raising in turn.
+        pool.shutdown(wait=True, cancel_futures=True)
     return tuple(result)

@@ -187,7 +187,7 @@ def parse_date(text: str | None, now: datetime, date_format: str | None = None) 
         return None
     if date_format:
         try:
-            return _as_utc(datetime.strptime(text, date_format))
+            return as_utc(datetime.strptime(text, date_format))
         except ValueError:
             pass  # the page changed its format: fall through to the general parsers
     try:
@@ -209,7 +209,7 @@ def _fast_path(text: str, now: datetime) -> datetime | None:
     for find in (_fullmatches, _searches):
         for kind, match in find(text):
             if kind == "iso":
-                return _as_utc(datetime.fromisoformat(match.group(0).replace("Z", "+00:00")))
+                return as_utc(datetime.fromisoformat(match.group(0).replace("Z", "+00:00")))
             if kind == "numeric":
                 day, month, year, hour, minute = match.groups()
                 full_year = int(year) + (2000 if len(year) == 2 else 0)
@@ -274,13 +274,27 @@ def _dateparser(text: str, relative_base: datetime) -> datetime | None:
             "TO_TIMEZONE": "UTC",
         },
     )
-    return _as_utc(parsed) if parsed else None
+    return as_utc(parsed) if parsed else None
 
 
-def _as_utc(value: datetime) -> datetime:
+def as_utc(value: datetime) -> datetime:
+    """value in UTC; a naive datetime counts as UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def parse_iso(value: object) -> datetime | None:
+    """An ISO 8601 / RFC 3339 date or datetime as aware UTC; None for anything else.
+
+    RFC 3339 allows "t" and "z"; fromisoformat wants them upper case. A date alone is midnight.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(datetime.fromisoformat(value.strip().upper()))
+    except ValueError:
+        return None
 
 
 # --- items -------------------------------------------------------------------------------------

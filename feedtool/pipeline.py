@@ -259,13 +259,8 @@ class _SourceRun:
 
     def _page(self, fetched: Fetched) -> tuple[Extracted, list[Item], int]:
         """One page or feed document: what was extracted, its usable items, how many skipped."""
-        extracted = extract.items(self.source, fetched, fetch=self.context.fetcher.get)
-        items = normalize.items(
-            extracted.items,
-            source=self.source,
-            page_url=extracted.base_url or fetched.url,
-            now=self.now,
-            require_link=not extracted.from_feed,
+        extracted, items = extract.normalized_items(
+            self.source, fetched, now=self.now, fetch=self.context.fetcher.get
         )
         return extracted, items, extracted.skipped + len(extracted.items) - len(items)
 

@@ -6,15 +6,16 @@ import argparse
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from feedtool import extract, normalize
+from feedtool import config, extract
 from feedtool.errors import UsageError
 from feedtool.fetch import Fetcher
-from feedtool.model import Fetched, Item, Selectors, Source
+from feedtool.model import Item, Selectors, Source
 
 SELECTOR_FIELDS = ("item", "title", "link", "date", "summary", "content")
 
 
 def preview(args: argparse.Namespace) -> int:
+    """Fetch a page once and print the items a source with these options would publish."""
     if urlsplit(args.url).scheme not in ("http", "https"):
         raise UsageError(f"invalid URL {args.url!r} (expected http:// or https://)")
     selectors = _selectors(args)
@@ -25,15 +26,10 @@ def preview(args: argparse.Namespace) -> int:
         select=selectors,
     )
     with Fetcher() as fetcher:
-        fetched = fetcher.get(args.url)
-        assert isinstance(fetched, Fetched)  # no validators sent: never a 304
-        extracted = extract.items(source, fetched, fetch=fetcher.get)
-    items = normalize.items(
-        extracted.items,
-        source=source,
-        page_url=extracted.base_url or fetched.url,
-        now=datetime.now(UTC),
-    )
+        fetched = extract.fetch_document(fetcher.get, args.url)
+        extracted, items = extract.normalized_items(
+            source, fetched, now=datetime.now(UTC), fetch=fetcher.get
+        )
     print(table(items))
     print(
         f"\n{len(items)} items, {extracted.skipped} skipped"
@@ -46,11 +42,24 @@ def preview(args: argparse.Namespace) -> int:
 
 
 def _selectors(args: argparse.Namespace) -> Selectors | None:
+    """The selector options, checked as the config checks [sources.select] (UsageError)."""
     given = {field: getattr(args, field) for field in SELECTOR_FIELDS if getattr(args, field)}
     if not given and not args.date_format:
         return None
     if "item" not in given:
         raise UsageError("--item is required when other selectors are given")
+    try:
+        for field, value in given.items():
+            config._check_selector(value, f"--{field}", attribute=field != "item")
+        link = given.get("link")
+        if link is not None and "@" not in link and not config._targets_anchor(link):
+            raise UsageError(
+                f'--link: {link!r} is not a link: use "selector@attribute", e.g. "a@href"'
+            )
+        if args.date_format:
+            config._check_date_format(args.date_format, "--date-format")
+    except config._Problem as e:
+        raise UsageError(str(e)) from None
     return Selectors(**given, date_format=args.date_format)
 
 
@@ -65,9 +74,29 @@ def table(items: list[Item]) -> str:
 
 
 def select_block(selectors: Selectors) -> str:
+    """A [sources.select] table to paste into feedtool.toml."""
     lines = ["[sources.select]"]
     for field in (*SELECTOR_FIELDS, "date_format"):
         value = getattr(selectors, field)
         if value:
-            lines.append(f'{field} = "{value}"'.replace("\\", "\\\\"))
+            lines.append(f"{field} = {toml_string(value)}")
     return "\n".join(lines)
+
+
+_TOML_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def toml_string(value: str) -> str:
+    """value as a TOML basic string: quote, backslash and control characters escaped."""
+    escaped = "".join(
+        _TOML_ESCAPES.get(c) or (f"\\u{ord(c):04X}" if c < " " or c == "\x7f" else c) for c in value
+    )
+    return f'"{escaped}"'

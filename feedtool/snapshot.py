@@ -1,19 +1,34 @@
 """Selector regression tests for users: `feedtool snapshot` and `feedtool check`.
 
 A snapshot is a page as fetched plus the items extracted from it then, kept in `snapshots/`
-beside the config: `<source id>/<time>.body` (the bytes) and `<time>.json` (URL, content type,
-charset, time, items). `check` re-runs the current config's extraction on every snapshot,
-offline, and shows what changed, so a config change can be tested before subscribers see it.
+beside the config. In `snapshots/<source id>/`, one snapshot is:
+
+- `<name>.body`: the page's bytes as fetched;
+- `<name>.json`: {"url" (after redirects), "content_type", "charset", "taken" (ISO 8601 time),
+  "items": [{"title", "link", "published" (ISO 8601; null when inferred), "summary"}],
+  "followed": [{"url" (as requested), "final_url" (after redirects), "content_type", "charset",
+  "body" (a file name)}]};
+- `<name>.followed-<n>.body`: the bytes of each further document the extraction fetched (the
+  feed an "auto" source's page advertises), in the order of "followed".
+
+`<name>` is the time taken, `YYYYMMDDTHHMMSSZ`, with `-2`, `-3`... for further snapshots taken
+in the same second. Snapshots from before "followed" existed have none.
+
+`check` re-runs the current config's extraction on every snapshot, offline (a followed URL gets
+its saved document, any other URL fails), and shows what changed, so a config change can be
+tested before subscribers see it.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from feedtool import extract, normalize
+from feedtool import extract
 from feedtool.errors import FeedtoolError, FetchError
 from feedtool.fetch import Fetcher
 from feedtool.model import Config, Fetched, Item, NotModified, Source, Validators
@@ -25,35 +40,66 @@ def folder(config: Config, source: Source) -> Path:
     return config.path.parent / FOLDER / source.id
 
 
-def items_of(source: Source, fetched: Fetched, now: datetime, fetch: extract.Fetch) -> list[Item]:
-    extracted = extract.items(source, fetched, fetch=fetch)
-    return normalize.items(
-        extracted.items, source=source, page_url=extracted.base_url or fetched.url, now=now
-    )
-
-
 def take(config: Config, source: Source, now: datetime) -> tuple[Path, int]:
     """Fetch the source's page now and save it with its items; returns (path, item count)."""
-    settings = config.settings
-    with Fetcher.for_settings(settings) as fetcher:
-        fetched = fetcher.get(source.url)
-        assert isinstance(fetched, Fetched)  # no validators sent: never a 304
-        items = items_of(source, fetched, now, fetcher.get)
+    followed: list[tuple[str, Fetched]] = []
+    with Fetcher.for_settings(config.settings) as fetcher:
+
+        def recording(url: str) -> Fetched | NotModified:
+            document = fetcher.get(url)
+            if isinstance(document, Fetched):
+                followed.append((url, document))
+            return document
+
+        fetched = extract.fetch_document(fetcher.get, source.url)
+        _, items = extract.normalized_items(source, fetched, now=now, fetch=recording)
     target = folder(config, source)
     target.mkdir(parents=True, exist_ok=True)
-    stem = target / now.strftime("%Y%m%dT%H%M%SZ")
-    stem.with_suffix(".body").write_bytes(fetched.body)
+    name = _claim(target, now)
+    (target / f"{name}.body").write_bytes(fetched.body)
+    documents = []
+    for number, (url, document) in enumerate(followed, 1):
+        body = f"{name}.followed-{number}.body"
+        (target / body).write_bytes(document.body)
+        documents.append(
+            {
+                "url": url,
+                "final_url": document.url,
+                "content_type": document.content_type,
+                "charset": document.charset,
+                "body": body,
+            }
+        )
     meta = {
         "url": fetched.url,
         "content_type": fetched.content_type,
         "charset": fetched.charset,
         "taken": now.isoformat(),
         "items": [_record(item) for item in items],
+        "followed": documents,
     }
-    stem.with_suffix(".json").write_text(
-        json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
-    return stem.with_suffix(".json"), len(items)
+    meta_path = target / f"{name}.json"
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return meta_path, len(items)
+
+
+def _claim(target: Path, now: datetime) -> str:
+    """A snapshot name not taken yet, claimed by creating its .body file exclusively."""
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    for number in itertools.count(1):
+        name = stamp if number == 1 else f"{stamp}-{number}"
+        try:
+            (target / f"{name}.body").touch(exist_ok=False)
+        except FileExistsError:
+            continue
+        return name
+    raise AssertionError("unreachable")
+
+
+def _order(meta_path: Path) -> tuple[str, int]:
+    """Snapshots in the order taken: "<time>" before "<time>-2" before "<time>-10"."""
+    stamp, _, number = meta_path.stem.partition("-")
+    return stamp, int(number) if number.isdigit() else 1
 
 
 def _record(item: Item) -> dict[str, str | None]:
@@ -76,34 +122,52 @@ class CheckResult:
 def check(config: Config, source: Source) -> list[CheckResult]:
     """Extract every snapshot of the source again and compare with what was saved."""
     results = []
-    for meta_path in sorted(folder(config, source).glob("*.json")):
+    for meta_path in sorted(folder(config, source).glob("*.json"), key=_order):
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            fetched = Fetched(
-                url=meta["url"],
-                status=200,
-                body=meta_path.with_suffix(".body").read_bytes(),
-                content_type=meta["content_type"],
-                charset=meta["charset"],
-                validators=Validators(),
-            )
+            fetched = _document(meta, meta_path.with_suffix(".body"))
+            followed = {
+                str(saved["url"]): _document(saved, meta_path.parent / Path(saved["body"]).name)
+                for saved in meta.get("followed", [])
+            }
             now = datetime.fromisoformat(meta["taken"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
+            saved_items = meta["items"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             error = f"unreadable snapshot: {type(e).__name__}: {e}"
             results.append(CheckResult(snapshot=meta_path, count=0, changes=(), error=error))
             continue
         try:
-            items = [_record(item) for item in items_of(source, fetched, now, _offline)]
+            _, found = extract.normalized_items(source, fetched, now=now, fetch=_offline(followed))
         except FeedtoolError as e:
             results.append(CheckResult(snapshot=meta_path, count=0, changes=(), error=str(e)))
             continue
-        changes = tuple(compare(meta["items"], items))
+        items = [_record(item) for item in found]
+        changes = tuple(compare(saved_items, items))
         results.append(CheckResult(snapshot=meta_path, count=len(items), changes=changes))
     return results
 
 
-def _offline(url: str) -> Fetched | NotModified:
-    raise FetchError(f"check works offline and cannot follow {url}")
+def _offline(saved: dict[str, Fetched]) -> extract.Fetch:
+    """A fetch that returns the saved documents and fails for any other URL."""
+
+    def fetch(url: str) -> Fetched | NotModified:
+        if url in saved:
+            return saved[url]
+        raise FetchError(f"check works offline and cannot follow {url}")
+
+    return fetch
+
+
+def _document(saved: dict[str, Any], body: Path) -> Fetched:
+    """A saved document as the fetcher returned it (the page: no "final_url", "url" is final)."""
+    return Fetched(
+        url=saved.get("final_url") or saved["url"],
+        status=200,
+        body=body.read_bytes(),
+        content_type=saved["content_type"],
+        charset=saved["charset"],
+        validators=Validators(),
+    )
 
 
 def compare(before: list[dict[str, str | None]], after: list[dict[str, str | None]]) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from feedtool import normalize
 from feedtool.errors import ExtractError
 from feedtool.extract import feed, jsonfeed
 from feedtool.model import Fetched, Validators
@@ -303,3 +304,34 @@ def test_unjoinable_jsonfeed_link_leaves_only_that_item_without_a_link() -> None
     assert broken.link is None
     assert broken.guid == "1"
     assert fine.link == "https://example.com/ok"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("rss20.xml", "application/rss+xml"),
+        ("atom10.xml", "application/atom+xml"),
+        ("rss10.rdf", "application/rdf+xml"),
+        ("jsonfeed11.json", "application/feed+json"),
+    ],
+)
+def test_every_feed_format_is_marked_from_feed(name: str, content_type: str) -> None:
+    assert feed.parse(fetched(name, content_type)).from_feed is True
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2024-03-05T09:30:00+02:00", datetime(2024, 3, 5, 7, 30, tzinfo=UTC)),
+        ("2024-03-05t07:30:00z", datetime(2024, 3, 5, 7, 30, tzinfo=UTC)),
+        ("2024-03-05", datetime(2024, 3, 5, tzinfo=UTC)),
+        (" 2024-03-05T07:30:00 ", datetime(2024, 3, 5, 7, 30, tzinfo=UTC)),  # naive: UTC
+        ("5 March 2024", None),
+        (20240305, None),
+        (None, None),
+    ],
+)
+def test_parse_iso(value: object, expected: datetime | None) -> None:
+    parsed = normalize.parse_iso(value)
+    assert parsed == expected
+    assert parsed is None or parsed.tzinfo is UTC

@@ -208,3 +208,53 @@ def test_html_source_without_selectors_does_not_follow_the_advertised_feed(
     assert extract_from(site, fetcher, url, "html") == DETECTED
     assert not site.hits("/feed.xml")
     assert extract_from(site, fetcher, url)[0] == "Harbour bridge reopens after repairs"
+
+
+def test_an_advertised_feed_is_marked_from_feed(site: Site, fetcher: Fetcher) -> None:
+    site.page("/feed.xml", (FEEDS / "rss20.xml").read_bytes(), content_type="application/rss+xml")
+    url = advertising(site, "application/rss+xml", "/feed.xml")
+    document = fetcher.get(url)
+    assert isinstance(document, Fetched)
+
+    extracted = extract.items(Source(id="s", url=url), document, fetch=fetcher.get)
+
+    assert extracted.from_feed is True
+    assert extract.items(Source(id="s", url=url, type="html"), document, fetcher.get).from_feed is (
+        False
+    )
+
+
+# --- default title -------------------------------------------------------------------------------
+
+
+def with_image_links(html: str) -> str:
+    """Every item starting with an image link to its article, as Bitrix templates do."""
+    return html.replace(
+        '<div class="news-date">',
+        '<a class="preview-picture" href="/news/img/"><img src="/p.jpg" alt=""></a>'
+        '<a class="category" href="/news/category/">Category</a>\n<div class="news-date">',
+    )
+
+
+@pytest.mark.parametrize("link", ["a.news-title", "a.news-title@href", ".news-title@href"])
+def test_without_a_title_selector_the_title_is_the_text_of_the_link_selectors_match(
+    link: str,
+) -> None:
+    page = page_of(with_image_links(listing(news_items(3))))
+
+    extracted = page.extract(Selectors(item=".news-item", link=link))
+
+    assert [item.title for item in extracted.items] == [f"News item number {i}" for i in range(3)]
+    assert extracted.items[0].link == "https://example.org/news/news_odkb/item-0/"
+
+
+def test_without_title_and_link_selectors_the_title_is_the_first_link_with_text() -> None:
+    html = listing(news_items(2)).replace(
+        '<div class="news-date">',
+        '<a href="/news/img/"><img src="/p.jpg" alt=""></a><div class="news-date">',
+    )
+
+    extracted = page_of(html).extract(Selectors(item=".news-item"))
+
+    assert [item.title for item in extracted.items] == ["News item number 0", "News item number 1"]
+    assert extracted.items[0].link == "https://example.org/news/img/"  # still the first link

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from feedtool import fulltext
-from feedtool.errors import ExtractError
+from feedtool.errors import ExtractError, Interrupted
 from feedtool.fetch import Fetcher
 from feedtool.fulltext import enrich, extract_article
 from feedtool.model import Item
@@ -219,3 +221,47 @@ def test_enrich_leaves_items_linking_binary_files_unchanged(
     assert [r.levelno for r in binaries] == [logging.INFO, logging.INFO]
     assert article.content is not None
     assert "after eight months of repairs" in article.content
+
+
+def article_items(site: Site, news: bytes, count: int) -> list[Item]:
+    when = datetime(2024, 12, 1, tzinfo=UTC)
+    return [
+        Item(
+            key=f"a{i}",
+            title=f"a{i}",
+            link=site.page(f"/a{i}.html", news),
+            published=when,
+            date_inferred=True,
+        )
+        for i in range(count)
+    ]
+
+
+def test_enrich_raises_interrupted_at_once_when_the_fetcher_is_stopping(
+    site: Site, news: bytes
+) -> None:
+    items = article_items(site, news, 3)
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+
+    with Fetcher(retries=0, timeout=5, stop=stop) as fetcher, pytest.raises(Interrupted):
+        enrich(items, new_keys={"a0", "a1", "a2"}, fetcher=fetcher, delay=30)
+
+    assert time.monotonic() - started < 2
+    assert not site.requests  # checked before each fetch: nothing fetched
+
+
+def test_stopping_ends_the_per_host_pacing_wait(site: Site, news: bytes) -> None:
+    items = article_items(site, news, 2)
+    stop = threading.Event()
+    timer = threading.Timer(0.3, stop.set)
+    started = time.monotonic()
+    timer.start()
+
+    with Fetcher(retries=0, timeout=5, stop=stop) as fetcher, pytest.raises(Interrupted):
+        enrich(items, new_keys={"a0", "a1"}, fetcher=fetcher, delay=60, workers=2)
+
+    timer.cancel()
+    assert time.monotonic() - started < 5  # not the 60 s pacing delay
+    assert len(site.requests) == 1  # the first article; the second was waiting its turn

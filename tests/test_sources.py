@@ -3,11 +3,17 @@ filters, snapshots and preview."""
 
 from __future__ import annotations
 
+import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from feedtool import config as config_module
+from feedtool import snapshot
 from feedtool.cli import main
+from feedtool.model import Selectors
+from feedtool.preview import select_block
 from tests.conftest import Site, html_source, listing, news_items, write_config
 from tests.feedcheck import assert_valid_atom, parse_clean
 
@@ -216,3 +222,121 @@ def test_a_later_page_that_fails_keeps_the_pages_read(site: Site, tmp_path: Path
     )
     assert run(config) == 0  # page 2 answers 404: a warning, not a failed source
     assert len(atom(tmp_path, "news")) == 6
+
+
+def test_preview_titles_are_the_link_selectors_text_when_items_start_with_an_image_link(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = listing(news_items(3)).replace(
+        '<div class="news-date">',
+        '<a href="/news/pic/"><img src="/p.jpg" alt=""></a><div class="news-date">',
+    )
+    url = site.page("/news/", page)
+
+    assert main(["preview", url, "--item", ".news-item", "--link", "a.news-title"]) == 0
+
+    out = capsys.readouterr().out
+    assert "3 items, 0 skipped" in out
+    assert "News item number 2" in out
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--item", "[[["], "--item: invalid CSS selector '[[['"),
+        (["--item", ".news-item", "--date", "p@"], "--date: invalid attribute name"),
+        (["--item", ".news-item", "--link", ".news-date"], "--link: '.news-date' is not a link"),
+        (["--item", ".news-item", "--date-format", "%Q"], "--date-format: unknown directive"),
+    ],
+)
+def test_preview_rejects_bad_selectors_as_usage_errors(
+    site: Site, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    url = site.page("/news/", listing(news_items(3)))
+
+    assert main(["preview", url, *options]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"feedtool: error: {message}")
+    assert err.count("\n") == 1
+    assert not site.requests  # checked before anything is fetched
+
+
+def test_select_block_is_valid_toml_whatever_the_selectors_hold() -> None:
+    selectors = Selectors(
+        item='div[data-kind="news"]',
+        title="h2.title\\:x",  # CSS escape: a backslash in the selector
+        link='a[title="say \\"hi\\""]@href',
+        date="time\t@datetime",
+        date_format="%d.%m.%Y",
+    )
+
+    parsed = tomllib.loads(select_block(selectors))["sources"]["select"]
+
+    assert parsed == {
+        "item": selectors.item,
+        "title": selectors.title,
+        "link": selectors.link,
+        "date": selectors.date,
+        "date_format": "%d.%m.%Y",
+    }
+
+
+NO_LINK_RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Bulletin</title>
+  <item><title>Linked story</title><link>https://example.org/a</link></item>
+  <item><title>Story without a link</title><guid isPermaLink="false">b-2</guid></item>
+</channel></rss>"""
+
+
+def test_preview_of_an_auto_source_keeps_feed_entries_without_links(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = site.page("/feed.xml", NO_LINK_RSS, content_type="application/rss+xml")
+
+    assert main(["preview", url]) == 0
+
+    out = capsys.readouterr().out
+    assert "Story without a link" in out
+    assert "2 items, 0 skipped" in out
+
+
+def test_check_replays_the_feed_an_auto_source_followed(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    feed_url = site.page("/feed.xml", NO_LINK_RSS, content_type="application/rss+xml")
+    page = listing(news_items(3)).replace(
+        "<head>", '<head><link rel="alternate" type="application/rss+xml" href="/feed.xml">'
+    )
+    config = write_config(tmp_path, feed_source("auto", site.page("/news/", page)))
+    assert main(["--config", str(config), "snapshot", "auto"]) == 0
+    assert "auto: 2 items saved" in capsys.readouterr().out  # the feed's, link or not
+    site.routes.clear()
+    requests = len(site.requests)
+
+    assert main(["--config", str(config), "check"]) == 0
+    assert "ok, 2 items as saved" in capsys.readouterr().out
+
+    # Offline, any URL but the saved one fails: the page is read instead.
+    (body,) = (tmp_path / "snapshots" / "auto").glob("*Z.body")
+    body.write_bytes(body.read_bytes().replace(b'href="/feed.xml"', b'href="/other.xml"'))
+    assert main(["--config", str(config), "check"]) == 1
+    out = capsys.readouterr().out
+    assert "- Story without a link" in out
+    assert "+ News item number 0" in out
+    assert len(site.requests) == requests
+    (meta,) = (tmp_path / "snapshots" / "auto").glob("*.json")
+    assert feed_url in meta.read_text()
+
+
+def test_two_snapshots_in_the_same_second_are_both_kept(site: Site, tmp_path: Path) -> None:
+    site.page("/news/", listing(news_items(2)))
+    cfg = config_module.load(write_config(tmp_path, html_source("news", site.url + "/news/")))
+    now = datetime(2024, 12, 28, 12, 0, 0, 250000, tzinfo=UTC)
+
+    first, _ = snapshot.take(cfg, cfg.sources[0], now)
+    site.page("/news/", listing(news_items(3)))
+    second, _ = snapshot.take(cfg, cfg.sources[0], now.replace(microsecond=750000))
+
+    assert first != second
+    assert [r.count for r in snapshot.check(cfg, cfg.sources[0])] == [2, 3]  # in order taken

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
+from feedtool import normalize
 from feedtool.errors import ExtractError, FetchError
 from feedtool.extract import feed
 from feedtool.extract.html import Page
-from feedtool.model import Extracted, Fetched, NotModified, Source
+from feedtool.model import Extracted, Fetched, Item, NotModified, Source
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,32 @@ def items(source: Source, fetched: Fetched, fetch: Fetch) -> Extracted:
     return replace(extracted, next_url=page.next_url(source.paginate))
 
 
+def normalized_items(
+    source: Source, fetched: Fetched, *, now: datetime, fetch: Fetch
+) -> tuple[Extracted, list[Item]]:
+    """Extract one document and normalize its items: what a run would make of it.
+
+    Scraped items need a link; a feed's entries (an "auto" source's advertised feed too) do not.
+    """
+    extracted = items(source, fetched, fetch)
+    cleaned = normalize.items(
+        extracted.items,
+        source=source,
+        page_url=extracted.base_url or fetched.url,
+        now=now,
+        require_link=not extracted.from_feed,
+    )
+    return extracted, cleaned
+
+
+def fetch_document(fetch: Fetch, url: str) -> Fetched:
+    """`fetch(url)` for a request sent without validators, which no server should answer 304."""
+    document = fetch(url)
+    if not isinstance(document, Fetched):
+        raise FetchError(f"{url}: HTTP 304 Not Modified to a request without validators")
+    return document
+
+
 def _advertised(url: str, fetch: Fetch) -> Extracted | None:
     """The advertised feed's items; None when it fails or is empty, so the page is read instead.
 
@@ -57,6 +85,7 @@ def _advertised(url: str, fetch: Fetch) -> Extracted | None:
 
 
 def detect_items(page: Page) -> Extracted:
+    """Items found by automatic detection, with the selectors that would pin them."""
     from feedtool.extract.detect import detect
 
     detection = detect(page.soup, page.url)

@@ -67,6 +67,7 @@ def parse(fetched: Fetched) -> Extracted:
         items=tuple(_item(entry) for entry in entries),
         title=_title(parsed.feed.get("title_detail")),
         warning=f"malformed feed: {problem}" if problem else None,
+        from_feed=True,
     )
 
 

@@ -166,7 +166,7 @@ class Page:
 
         link = text(_link_spec(selectors.link))
         return RawItem(
-            title=text(selectors.title) or text("a"),
+            title=text(selectors.title) or _default_title(element, selectors.link),
             link=join(self.base, link.strip()) if link else None,
             date=text(selectors.date),
             summary=markup(selectors.summary),
@@ -205,6 +205,19 @@ class Page:
         if not href or not href.strip() or href.strip().startswith(("#", "javascript:")):
             return None
         return join(self.base, href.strip())
+
+
+def _default_title(element: Tag, link_spec: str | None) -> str | None:
+    """The text of the element the link selector matches; with no link selector, of the first
+    link that has any text (Bitrix items often start with an image link)."""
+    if link_spec:
+        anchor = Selector.compile(_link_spec(link_spec)).first(element)
+        return (anchor.get_text(" ", strip=True) or None) if anchor is not None else None
+    for anchor in Selector.compile("a[href]").all(element):
+        text = anchor.get_text(" ", strip=True)
+        if text:
+            return text
+    return None
 
 
 def _link_spec(spec: str | None) -> str:

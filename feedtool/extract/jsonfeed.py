@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from feedparser.urls import resolve_relative_uris
@@ -16,6 +15,7 @@ from feedparser.urls import resolve_relative_uris
 from feedtool.errors import ExtractError
 from feedtool.extract.html import join
 from feedtool.model import Extracted, Fetched, RawItem
+from feedtool.normalize import parse_iso
 
 _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 # The version member as JSON text; slashes may be escaped ("https:\/\/jsonfeed.org\/...").
@@ -52,6 +52,7 @@ def parse(fetched: Fetched) -> Extracted:
         items=tuple(_item(entry, fetched.url) for entry in objects),
         title=nonblank(feed.get("title")),
         skipped=len(entries) - len(objects),
+        from_feed=True,
     )
 
 
@@ -65,8 +66,8 @@ def _item(entry: dict[str, Any], base: str) -> RawItem:
         title=nonblank(entry.get("title")),
         link=join(base, link) if link else None,
         guid=nonblank(identifier),
-        published=_date(entry.get("date_published")),
-        updated=_date(entry.get("date_modified")),
+        published=parse_iso(entry.get("date_published")),
+        updated=parse_iso(entry.get("date_modified")),
         summary=html.escape(summary) if summary else None,
         content=_content(entry, base),
     )
@@ -82,19 +83,6 @@ def _content(entry: dict[str, Any], base: str) -> str | None:
         return None
     paragraphs = (p.strip() for p in _BLANK_LINES.split(content_text.strip()))
     return "".join(f"<p>{html.escape(p)}</p>".replace("\n", "<br>\n") for p in paragraphs)
-
-
-def _date(value: Any) -> datetime | None:
-    """An RFC 3339 date in UTC (fromisoformat takes "Z" since 3.11); naive counts as UTC."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().upper())
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def nonblank(value: Any) -> str | None:

@@ -155,6 +155,7 @@ class Extracted:
 
     items: tuple[RawItem, ...]
     title: str | None = None  # the page's or feed's own title
+    site_url: str | None = None  # a feed's own website link (its channel <link>)
     skipped: int = 0  # items dropped for lack of a title or link
     next_url: str | None = None  # the next page of a paginated listing
     warning: str | None = None  # e.g. a malformed (bozo) feed that still yielded items

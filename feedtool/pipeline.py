@@ -171,21 +171,22 @@ class _SourceRun:
         if validators is not None and validators.digest == first.validators.digest:
             # the same bytes: as good as a 304, but keep the server's new validators, if any
             return self._not_modified(first.validators)
-        items, skipped, title, warning = self._harvest(first)
+        items, skipped, extracted = self._harvest(first)
         if self.source.fulltext:
             items = self._with_fulltext(items)
-        feed_title = _title(self.source, self.state, title)
+        feed_title = _title(self.source, self.state, extracted.title)
         changes = self.store.apply(
             self.source,
             items,
             now=self.now,
             validators=first.validators,
-            title=title,
-            warning=warning,
+            title=extracted.title,
+            site_url=extracted.site_url,
+            warning=extracted.warning,
             health=self.recovery[0],
             notifications=lambda changes: self._plan(feed_title, changes),
         )
-        self._publish(feed_title)
+        self._publish(feed_title, extracted.site_url)
         return SourceResult(
             source_id=self.source.id,
             status=Status.OK,
@@ -216,16 +217,17 @@ class _SourceRun:
             (settings.output_dir / f"{self.source.id}{s}").exists() for s in publish.SUFFIXES
         )
         if missing or (self.state is not None and self.state.unpublished):
-            self._publish(feed_title)  # a 304 must not leave stored changes unpublished
+            # a 304 must not leave stored changes unpublished
+            self._publish(feed_title, self.state.site_url if self.state else None)
         return SourceResult(source_id=self.source.id, status=Status.NOT_MODIFIED)
 
-    def _harvest(self, first: Fetched) -> tuple[tuple[Item, ...], int, str | None, str | None]:
+    def _harvest(self, first: Fetched) -> tuple[tuple[Item, ...], int, Extracted]:
         """Items of the first page, then of following pages while they are all new.
 
         On the first run every page up to max_pages is read (backfill); later runs stop at a
         page holding any known item, since everything after it is known too. A later page that
         fails ends the walk but keeps what was read. Returns the filtered items, the number
-        skipped, and the first page's title and warning.
+        skipped, and what the first page said of itself (title, warning, site link).
         """
         source = self.source
         extracted, items, skipped = self._page(first)
@@ -255,7 +257,7 @@ class _SourceRun:
         kept = tuple(
             i for i in items if normalize.passes_filters(i, source.include, source.exclude)
         )
-        return kept, skipped, first_extracted.title, first_extracted.warning
+        return kept, skipped, first_extracted
 
     def _page(self, fetched: Fetched) -> tuple[Extracted, list[Item], int]:
         """One page or feed document: what was extracted, its usable items, how many skipped."""
@@ -277,9 +279,10 @@ class _SourceRun:
             delay=self.context.settings.host_delay,
         )
 
-    def _publish(self, feed_title: str) -> None:
+    def _publish(self, feed_title: str, site_url: str | None) -> None:
         settings = self.context.settings
-        feed = publish.FeedInfo(id=self.source.id, title=feed_title, site_url=self.source.url)
+        site = site_url or self.source.url  # a feed's own website, else the watched page
+        feed = publish.FeedInfo(id=self.source.id, title=feed_title, site_url=site)
         items = self.store.items(self.source.id, settings.max_items)
         try:
             publish.write_feeds(feed, items, settings.output_dir, settings.base_url)

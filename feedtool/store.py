@@ -79,6 +79,7 @@ MIGRATIONS: tuple[str, ...] = (
     # retried even when the next fetch is a 304.
     "ALTER TABLE sources ADD COLUMN unpublished INTEGER NOT NULL DEFAULT 1;",
     "ALTER TABLE sources ADD COLUMN digest TEXT;",
+    "ALTER TABLE sources ADD COLUMN site_url TEXT;  -- a feed source's own website",
 )
 
 
@@ -99,6 +100,7 @@ class SourceState:
     id: str
     url: str
     title: str | None
+    site_url: str | None
     validators: Validators
     last_check: datetime | None
     last_success: datetime | None
@@ -300,6 +302,7 @@ class Store:
         now: datetime,
         validators: Validators,
         title: str | None,
+        site_url: str | None = None,
         warning: str | None = None,
         health: Health | None = None,
         notifications: Callable[[Changes], Sequence[Queued]] | None = None,
@@ -334,12 +337,13 @@ class Store:
                 new=tuple(new), updated=tuple(updated), seen=seen, first_run=first_run
             )
             self.db.execute(
-                "UPDATE sources SET title = ?, last_check = ?,"
+                "UPDATE sources SET title = ?, site_url = ?, last_check = ?,"
                 " last_success = ?, last_error = NULL, warning = ?, failures = 0,"
                 " new_last_run = ?, initialized = 1, unpublished = 1,"
                 " last_items_at = CASE WHEN ? THEN ? ELSE last_items_at END WHERE id = ?",
                 (
                     title,
+                    site_url,
                     utc_text(now),
                     utc_text(now),
                     warning,
@@ -492,6 +496,7 @@ def _source_state(row: sqlite3.Row) -> SourceState:
         id=row["id"],
         url=row["url"],
         title=row["title"],
+        site_url=row["site_url"],
         validators=Validators(
             etag=row["etag"], last_modified=row["last_modified"], digest=row["digest"]
         ),

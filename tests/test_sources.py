@@ -59,6 +59,8 @@ def test_existing_feeds_are_republished_and_a_malformed_one_does_not_stop_the_ru
         "Tram line 3 extended to the airport",
     ]
     assert rss[1].link == f"{site.url}/city/2024/tram"  # relative: against the feed's URL
+    published = parse_clean((tmp_path / "public" / "rss.atom.xml").read_bytes())
+    assert published.feed.link == "https://example.org/city/"  # the feed's site, not its URL
     assert rss[0].published_parsed[:5] == (2024, 3, 5, 7, 30)  # +0200 → UTC
     assert f"{site.url}/reports/bridge.pdf" in rss[0].content[0].value
     assert [e.title for e in atom(tmp_path, "atom")] == ["Release 2.0 is out", "Only updated"]

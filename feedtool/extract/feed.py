@@ -66,6 +66,7 @@ def parse(fetched: Fetched) -> Extracted:
     return Extracted(
         items=tuple(_item(entry) for entry in entries),
         title=_title(parsed.feed.get("title_detail")),
+        site_url=nonblank(parsed.feed.get("link")),
         warning=f"malformed feed: {problem}" if problem else None,
         from_feed=True,
     )

@@ -51,20 +51,25 @@ def parse(fetched: Fetched) -> Extracted:
     return Extracted(
         items=tuple(_item(entry, fetched.url) for entry in objects),
         title=nonblank(feed.get("title")),
+        site_url=_absolute(nonblank(feed.get("home_page_url")), fetched.url),
         skipped=len(entries) - len(objects),
         from_feed=True,
     )
 
 
+def _absolute(url: str | None, base: str) -> str | None:
+    return join(base, url) if url else None
+
+
 def _item(entry: dict[str, Any], base: str) -> RawItem:
-    link = nonblank(entry.get("url")) or nonblank(entry.get("external_url"))
+    link = _absolute(nonblank(entry.get("url")) or nonblank(entry.get("external_url")), base)
     identifier = entry.get("id")
     if isinstance(identifier, int) and not isinstance(identifier, bool):
         identifier = str(identifier)  # 1.1 requires a string; numbers are common in the wild
     summary = nonblank(entry.get("summary"))  # plain text in JSON Feed
     return RawItem(
         title=nonblank(entry.get("title")),
-        link=join(base, link) if link else None,
+        link=link,
         guid=nonblank(identifier),
         published=parse_iso(entry.get("date_published")),
         updated=parse_iso(entry.get("date_modified")),

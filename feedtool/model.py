@@ -209,7 +209,6 @@ class SourceResult:
     status: Status
     new: int = 0
     updated: int = 0
-    seen: int = 0
     skipped: int = 0
     error: str | None = None
     duration: float = 0.0

@@ -192,7 +192,6 @@ class _SourceRun:
             status=Status.OK,
             new=len(changes.new),
             updated=len(changes.updated),
-            seen=changes.seen,
             skipped=skipped,
         )
 

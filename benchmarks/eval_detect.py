@@ -18,9 +18,8 @@ from bs4 import BeautifulSoup
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from feedtool.extract.detect import detect
-from feedtool.model import RawItem
+from tests.layouts import LAYOUT_NAMES, LAYOUTS, is_correct
 
-LAYOUTS = Path(__file__).resolve().parent.parent / "tests" / "data" / "layouts"
 THRESHOLD = 0.9
 RUNS = 20
 
@@ -42,19 +41,6 @@ class Result:
         return self.correct / self.expected if self.expected else 1.0
 
 
-def _collapse(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
-def correct(found: RawItem, expected: dict[str, str | None]) -> bool:
-    """Same link, same title (whitespace aside), same date text when one is expected."""
-    return (
-        found.link == expected["link"]
-        and _collapse(found.title) == _collapse(expected["title"])
-        and (expected.get("date") is None or found.date == expected["date"])
-    )
-
-
 def evaluate(folder: Path) -> Result:
     spec = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
     html = (folder / "page.html").read_bytes()
@@ -66,22 +52,24 @@ def evaluate(folder: Path) -> Result:
     ms = (time.perf_counter() - started) * 1000 / RUNS
     by_link = {item["link"]: item for item in spec["items"]}
     hits = sum(
-        1 for item in detection.items if item.link in by_link and correct(item, by_link[item.link])
+        1
+        for item in detection.items
+        if item.link in by_link and is_correct(item, by_link[item.link])
     )
     return Result(folder.name, len(spec["items"]), len(detection.items), hits, ms)
 
 
 def _row(r: Result) -> str:
     return (
-        f"{r.layout:<16} {r.expected:>8} {r.found:>6} {r.correct:>8}"
+        f"{r.layout:<20} {r.expected:>8} {r.found:>6} {r.correct:>8}"
         f" {r.precision:>9.0%} {r.recall:>7.0%} {r.ms:>6.1f}"
     )
 
 
 def main() -> int:
-    results = [evaluate(folder) for folder in sorted(LAYOUTS.iterdir()) if folder.is_dir()]
+    results = [evaluate(LAYOUTS / name) for name in LAYOUT_NAMES]
     head = ("layout", "expected", "found", "correct", "precision", "recall", "ms")
-    print("{:<16} {:>8} {:>6} {:>8} {:>9} {:>7} {:>6}".format(*head))
+    print("{:<20} {:>8} {:>6} {:>8} {:>9} {:>7} {:>6}".format(*head))
     for r in results:
         print(_row(r))
     mean_ms = sum(r.ms for r in results) / len(results)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
@@ -15,13 +14,7 @@ from hypothesis import strategies as st
 
 from feedtool.extract.detect import Detection, detect
 from feedtool.extract.html import Page
-
-LAYOUTS = Path(__file__).parent / "data" / "layouts"
-LAYOUT_NAMES = sorted(p.name for p in LAYOUTS.iterdir() if p.is_dir())
-
-
-def _collapse(text: str | None) -> str:
-    return " ".join((text or "").split())
+from tests.layouts import LAYOUT_NAMES, LAYOUTS, collapse, is_correct
 
 
 def _load(name: str) -> tuple[BeautifulSoup, dict]:
@@ -46,9 +39,7 @@ def test_precision_and_recall(name: str) -> None:
     correct = [
         item
         for item in detection.items
-        if item.link in expected
-        and _collapse(item.title) == _collapse(expected[item.link]["title"])
-        and item.date == expected[item.link]["date"]
+        if item.link in expected and is_correct(item, expected[item.link])
     ]
     assert detection.items, "nothing detected"
     assert len(correct) / len(detection.items) >= 0.9, "precision"
@@ -60,7 +51,7 @@ def test_no_navigation_or_side_box_links(name: str) -> None:
     _, spec, detection = _detect(name)
     found = [item.link for item in detection.items]
     most_read = set(spec["most_read"])
-    assert len(most_read) == 5
+    assert most_read, "each layout has a precision trap"
     assert not most_read.intersection(found), "a 'most read' link was taken for an item"
     assert set(found) <= {item["link"] for item in spec["items"]}, "menu or footer link taken"
     assert len(found) == len(set(found)), "an article found twice"
@@ -70,7 +61,7 @@ def test_no_navigation_or_side_box_links(name: str) -> None:
 def test_items_are_clean(name: str) -> None:
     _, _, detection = _detect(name)
     for item in detection.items:
-        assert item.title == _collapse(item.title)
+        assert item.title == collapse(item.title)
         assert item.link is not None
         assert item.link.startswith(("http://", "https://"))
         assert item.summary is None or item.summary.strip()
@@ -92,7 +83,7 @@ def _apply(soup: BeautifulSoup, base_url: str, detection: Detection) -> list[tup
         title = soupsieve.select_one(selectors.title, element)
         assert anchor is not None
         assert title is not None
-        out.append((urljoin(base_url, str(anchor["href"])), _collapse(title.get_text(" "))))
+        out.append((urljoin(base_url, str(anchor["href"])), collapse(title.get_text(" "))))
     return out
 
 

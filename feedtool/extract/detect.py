@@ -52,6 +52,13 @@ _RU_MONTH = (
     r"|октябр[яь]|ноябр[яь]|декабр[яь]|янв|фев|апр|июн|июл|авг|сент|сен|окт|ноя|дек)(?![а-яё])"
 )
 _TIME = r"(?:,?\s*(?:в\s*)?\d{1,2}:\d{2}(?::\d{2})?)?"
+# "3 days ago", "a month ago", "yesterday", "2 часа назад", "вчера": blogs and social sites
+_RELATIVE = (
+    r"(?:\d{1,3}|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago"
+    r"|(?:just\s+now|yesterday|today)(?![a-z])"
+    r"|\d{1,3}\s+(?:секунд[уы]?|минут[уы]?|час(?:а|ов)?|дн(?:я|ей)|день|недел[юиь]|месяц(?:а|ев)?"
+    r"|год(?:а)?|лет)\s+назад|(?:вчера|сегодня)(?![а-яё])"
+)
 _DATE = re.compile(
     r"(?<!\d)(?:"
     r"\d{4}-\d{1,2}-\d{1,2}(?:[T\s]\d{1,2}:\d{2}(?::\d{2})?)?"
@@ -59,9 +66,11 @@ _DATE = re.compile(
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_EN_MONTH}\.?,?\s+\d{{4}}{_TIME}"
     rf"|{_EN_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}{_TIME}"
     rf"|\d{{1,2}}\s+{_RU_MONTH}\.?(?:\s+\d{{4}}(?:\s*г(?:ода|\.)?)?)?{_TIME}"
+    rf"|{_RELATIVE}"
     r")(?!\d)",
     re.IGNORECASE,
 )
+_RELATIVE_WORD = re.compile(r"\bago\b|yesterday|today|just now|назад|вчера|сегодня", re.I)
 _MAX_DATE_TEXT = 60  # longer strings are prose that happens to mention a date
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -506,7 +515,9 @@ class _Detector:
         fallback: tuple[str, Tag] | None = None
         for string in block.strings:
             stripped = string.strip()
-            if len(stripped) > _MAX_DATE_TEXT or not any(map(str.isdigit, stripped)):
+            if len(stripped) > _MAX_DATE_TEXT or not (
+                any(map(str.isdigit, stripped)) or _RELATIVE_WORD.search(stripped)
+            ):
                 continue
             holder = string.parent
             match = _DATE.search(stripped)

@@ -184,3 +184,21 @@ def test_readme_example_config_is_valid(tmp_path: Path, monkeypatch: pytest.Monk
     except ConfigError as e:
         pytest.fail(str(e))
     assert cfg.sources
+
+
+def test_every_command_and_option_in_the_readme_exists(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's command table is executed against the real parser."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `feedtool (\w+)([^`]*)` \|", readme, flags=re.MULTILINE)
+    assert {command for command, _ in rows} >= {
+        "run", "daemon", "preview", "serve", "status", "opml", "demo", "snapshot", "check"
+    }  # fmt: skip
+    for command, usage in rows:
+        with pytest.raises(SystemExit) as done:
+            main([command, "--help"])
+        assert done.value.code == 0
+        helptext = capsys.readouterr().out
+        for option in re.findall(r"--[a-z-]+", usage):
+            assert option in helptext, f"feedtool {command} has no {option}"

@@ -22,6 +22,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
+        if "required: COMMAND" in message:  # `feedtool` alone: show what there is to do
+            self.print_help(sys.stderr)
         raise UsageError(message)
 
 
@@ -70,9 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     preview = command("preview", "fetch a page and print the items found")
     preview.add_argument("url")
     preview.add_argument("--type", choices=config.SOURCE_TYPES, default="auto")
-    for field in ("item", "title", "link", "date", "summary", "content"):
-        preview.add_argument(f"--{field}", metavar="SELECTOR")
-    preview.add_argument("--date-format", metavar="STRFTIME")
+    preview.add_argument("--item", metavar="SEL", help="CSS selector matching each item")
+    for field, what in (
+        ("title", "its text is the title (default: the link's text)"),
+        ("link", 'the link, "sel@attr" (default: the first a@href)'),
+        ("date", 'the date text, or "sel@attr" such as time@datetime'),
+        ("summary", "the summary (kept as HTML)"),
+        ("content", "the full content (kept as HTML)"),
+    ):
+        preview.add_argument(f"--{field}", metavar="SEL", help=f"selector in the item: {what}")
+    preview.add_argument("--date-format", metavar="FMT", help="strptime format of the dates")
 
     serve = command("serve", "serve the published feeds over HTTP")
     serve.add_argument("--port", type=_port, default=8080)

@@ -6,6 +6,7 @@ select.link: expected "selector@attribute"". Unknown keys are errors, never sile
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import string
@@ -69,7 +70,10 @@ def load(path: Path, *, secrets: bool = True) -> Config:
         text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark (Notepad) is harmless
         data = tomllib.loads(text)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        raise ConfigError(
+            f"{path.absolute()}: config file not found"
+            " (give one with --config or $FEEDTOOL_CONFIG; `feedtool demo` shows one at work)"
+        ) from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
     except UnicodeDecodeError:
@@ -164,7 +168,9 @@ class _Table:
         """Reject keys nobody asked for: a typo must not be silently ignored."""
         unknown = sorted(set(self.data) - self._known)
         if unknown:
-            raise _Problem(self.at(unknown[0]), "unknown key")
+            close = difflib.get_close_matches(unknown[0], sorted(self._known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise _Problem(self.at(unknown[0]), "unknown key" + hint)
 
 
 _NAMES: dict[type, str] = {

@@ -105,7 +105,7 @@ def webhook() -> Iterator[tuple[str, list[dict[str, str]]]]:
 def demo_config(site: str, hook: str, folder: Path) -> Config:
     """The bundled demo config, pointed at the local site and webhook, written into folder."""
     text = (resources.files("feedtool") / "demo_site" / "feedtool.toml").read_text("utf-8")
-    text = text.replace("__SITE__", site).replace(
+    text = text.replace('"__SITE__', f'"{site}').replace(
         "[settings]", '[settings]\nstate_dir = "state"\noutput_dir = "public"', 1
     )
     text += f'\n[[notify]]\nurl = "{hook}"\n'

@@ -232,6 +232,23 @@ class _HostPacer:
                 self._last[host] = time.monotonic()
 
 
+def _without_title(content: str | None, title: str) -> str | None:
+    """The body without a leading heading that repeats the title: readers show it already."""
+    if not content:
+        return content
+    root = lxml.html.fragment_fromstring(content, create_parent="div")
+    first = next(iter(root), None)
+    if first is None or first.tag not in ("h1", "h2", "h3"):
+        return content
+    if normalize.clean_text(first.text_content()).casefold() != title.casefold():
+        return content
+    if first.tail and first.tail.strip():
+        root.text = (root.text or "") + first.tail
+    root.remove(first)
+    inner = (root.text or "") + "".join(lxml.html.tostring(e, encoding="unicode") for e in root)
+    return inner.strip() or None
+
+
 def enrich(
     items: Sequence[Item],
     *,
@@ -266,9 +283,9 @@ def enrich(
         except Interrupted:
             raise
         except FeedtoolError as e:
-            logger.warning("%s: full text not fetched: %s", item.link, e)
+            logger.info("%s: full text not fetched: %s", item.link, e)
             return item
-        content = normalize.sanitize_html(article.content, fetched.url)
+        content = _without_title(normalize.sanitize_html(article.content, fetched.url), item.title)
         if item.date_inferred and article.published is not None:
             item = replace(item, published=article.published, date_inferred=False)
         return replace(item, content=content or item.content)

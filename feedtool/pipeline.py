@@ -131,11 +131,13 @@ def _failed(
     return SourceResult(source_id=source.id, status=Status.FAILED, error=message)
 
 
+def _config_digest(source: Source) -> str:
+    return hashlib.sha256(repr(source).encode()).hexdigest()[:16]
+
+
 def _page_digest(fetched: Fetched, source: Source) -> str:
-    """Page bytes and source config: the same page read with new selectors must be re-read."""
-    digest = hashlib.sha256(fetched.body)
-    digest.update(repr(source).encode())
-    return digest.hexdigest()
+    """ "<config>:<page>": the same page read with a changed config (new selectors) is news."""
+    return f"{_config_digest(source)}:{hashlib.sha256(fetched.body).hexdigest()}"
 
 
 def _title(source: Source, state: SourceState | None, found: str | None = None) -> str:
@@ -163,6 +165,8 @@ class _SourceRun:
 
     def check(self) -> SourceResult:
         validators = self.state.validators if self.state else None
+        if validators and not (validators.digest or "").startswith(_config_digest(self.source)):
+            validators = None  # the config changed: a 304 would hide what it now extracts
         first = self.context.fetcher.get(self.source.url, validators)
         if isinstance(first, NotModified):
             return self._not_modified()

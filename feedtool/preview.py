@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from feedtool import config, extract
-from feedtool.errors import UsageError
+from feedtool.errors import SourceError, UsageError
 from feedtool.fetch import Fetcher
 from feedtool.model import Item, Selectors, Source
+from feedtool.normalize import html_to_text
 
 SELECTOR_FIELDS = ("item", "title", "link", "date", "summary", "content")
 
@@ -26,15 +27,22 @@ def preview(args: argparse.Namespace) -> int:
         select=selectors,
     )
     with Fetcher() as fetcher:
-        fetched = extract.fetch_document(fetcher.get, args.url)
-        extracted, items = extract.normalized_items(
-            source, fetched, now=datetime.now(UTC), fetch=fetcher.get
-        )
+        try:
+            fetched = extract.fetch_document(fetcher.get, args.url)
+            extracted, items = extract.normalized_items(
+                source, fetched, now=datetime.now(UTC), fetch=fetcher.get
+            )
+        except SourceError as e:
+            raise SourceError(f"{args.url}: {e}") from e
     print(table(items))
+    undated = sum(item.date_inferred for item in items)
     print(
         f"\n{len(items)} items, {extracted.skipped} skipped"
+        + (f", {undated} without a readable date (~)" if undated else "")
         + (f", next page: {extracted.next_url}" if extracted.next_url else "")
     )
+    if not items and selectors is not None:
+        print(f"nothing usable: does --item {selectors.item!r} match the items on the page?")
     if selectors is None and extracted.selectors is not None:
         print("\nTo pin these items, add to the source:\n")
         print(select_block(extracted.selectors))
@@ -64,13 +72,19 @@ def _selectors(args: argparse.Namespace) -> Selectors | None:
 
 
 def table(items: list[Item]) -> str:
-    """DATE | TITLE | LINK; '~' marks a date not read from the page (first-seen time)."""
+    """DATE | TITLE | LINK, and the summary's start below; '~' marks a date not read from the
+    page (the first-seen time stands in)."""
     lines = [f"{'DATE':<11} {'TITLE':<60} LINK"]
     for item in items:
         day = item.published.strftime("%Y-%m-%d") + ("~" if item.date_inferred else " ")
-        title = item.title if len(item.title) <= 60 else item.title[:59] + "…"
-        lines.append(f"{day:<11} {title:<60} {item.link or ''}")
+        lines.append(f"{day:<11} {_cut(item.title, 60):<60} {item.link or ''}")
+        if summary := html_to_text(item.summary):
+            lines.append(f"{'':<11} {_cut(summary, 100)}")
     return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def select_block(selectors: Selectors) -> str:

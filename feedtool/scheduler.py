@@ -119,6 +119,8 @@ class Daemon:
             if wait:  # spread what is due later; what is due now runs on the first tick
                 wait += random.uniform(0, jitter)
             job.next_run = datetime.now() + timedelta(seconds=wait)
+            first = (now + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
+            logger.info("daemon: %s every %ss, next check %s", source.id, source.interval, first)
         self.scheduler.every(self.NOTIFY_EVERY).seconds.do(self._guarded, self._deliver)
         self.scheduler.every(self.HEARTBEAT_EVERY).seconds.do(self._guarded, self._heartbeat)
         self._heartbeat()

@@ -39,6 +39,10 @@ class FeedHandler(SimpleHTTPRequestHandler):
             self.send_header("Cache-Control", "no-cache")  # revalidate: feeds change
         super().end_headers()
 
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
+        """No listings: feed URLs are published (OPML), not browsed."""
+        self.send_error(HTTPStatus.NOT_FOUND, "Not Found")
+
     def guess_type(self, path: str | os.PathLike[str]) -> str:
         name = str(path)
         for suffix, content_type in CONTENT_TYPES.items():

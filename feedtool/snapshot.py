@@ -170,6 +170,10 @@ def _document(saved: dict[str, Any], body: Path) -> Fetched:
     )
 
 
+def _shown(value: str | None) -> str:
+    return "(none)" if value is None else repr(value)
+
+
 def compare(before: list[dict[str, str | None]], after: list[dict[str, str | None]]) -> list[str]:
     """Lines saying what differs, items matched by link (or title when they have none)."""
 
@@ -180,8 +184,9 @@ def compare(before: list[dict[str, str | None]], after: list[dict[str, str | Non
     new = {key(r): r for r in after}
     lines = [f"- {r['title']}  {r['link'] or ''}".rstrip() for k, r in old.items() if k not in new]
     lines += [f"+ {r['title']}  {r['link'] or ''}".rstrip() for k, r in new.items() if k not in old]
-    for k in sorted(old.keys() & new.keys(), key=str):
+    for k in (k for k in old if k in new):  # in page order
         for field in ("title", "published", "summary"):
             if old[k][field] != new[k][field]:
-                lines.append(f"~ {k}: {field} {old[k][field]!r} -> {new[k][field]!r}")
+                was, now = _shown(old[k][field]), _shown(new[k][field])
+                lines.append(f"~ {k}: {field} {was} -> {now}")
     return lines

@@ -7,7 +7,17 @@ from datetime import datetime
 from feedtool.model import Config
 from feedtool.store import Outbox, OutboxSummary, SourceState, Store
 
-COLUMNS = ("SOURCE", "STATE", "LAST CHECK", "LAST SUCCESS", "LAST ITEMS", "ITEMS", "NEW", "ERROR")
+# Times are UTC, like everything feedtool stores.
+COLUMNS = (
+    "SOURCE",
+    "STATE",
+    "CHECKED (UTC)",
+    "SUCCEEDED (UTC)",
+    "HAD ITEMS (UTC)",
+    "ITEMS",
+    "NEW",
+    "ERROR",
+)
 
 
 def rows(config: Config, store: Store | None) -> list[tuple[str, ...]]:

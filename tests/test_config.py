@@ -33,6 +33,7 @@ def check_error(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -
     ("text", "expected"),
     [
         (GOOD_SOURCE + "colour = 'red'\n", "sources[0] (csto-news).colour: unknown key"),
+        (GOOD_SOURCE + "full_text = true\n", "full_text: unknown key (did you mean 'fulltext'?)"),
         ("[settings]\nmax_itmes = 5\n" + GOOD_SOURCE, "settings.max_itmes: unknown key"),
         (GOOD_SOURCE + "interval = 30\ntitle = 5\n", "title: expected a string, got an integer"),
         (GOOD_SOURCE + GOOD_SOURCE, "sources[1] (csto-news).id: duplicate source id"),

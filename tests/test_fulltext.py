@@ -265,3 +265,13 @@ def test_stopping_ends_the_per_host_pacing_wait(site: Site, news: bytes) -> None
     timer.cancel()
     assert time.monotonic() - started < 5  # not the 60 s pacing delay
     assert len(site.requests) == 1  # the first article; the second was waiting its turn
+
+
+def test_a_leading_heading_that_repeats_the_title_is_dropped() -> None:
+    from feedtool.fulltext import _without_title
+
+    body = "<h1>Council  meets</h1><p>23.12.2024</p><p>Body <b>text</b></p>"
+    assert _without_title(body, "Council meets") == "<p>23.12.2024</p><p>Body <b>text</b></p>"
+    assert _without_title("<h2>Another heading</h2><p>x</p>", "Council meets") == (
+        "<h2>Another heading</h2><p>x</p>"
+    )

@@ -98,6 +98,19 @@ def test_same_bytes_without_validators_are_not_parsed_again_unless_the_config_ch
     assert [r.status for r in changed] == [Status.OK]
 
 
+def test_a_changed_config_is_applied_although_the_server_would_answer_304(
+    news: Path, site: Site, tmp_path: Path
+) -> None:
+    assert run(news) == 0
+    news.write_text(news.read_text().replace('summary = ".news-preview"', 'summary = ".news-date"'))
+
+    assert run(news) == 0
+
+    assert "If-None-Match" not in site.hits("/news/")[-1]  # asked for the page itself
+    entries = parse_clean(feeds(tmp_path, "news")[".atom.xml"]).entries
+    assert entries[0].summary == "28.12.2024"
+
+
 def test_a_new_item_on_the_page_is_exactly_one_new_entry(
     news: Path, site: Site, tmp_path: Path
 ) -> None:

@@ -93,7 +93,7 @@ def _decode(data: bytes) -> str:
             continue
         try:
             return codecs.getincrementaldecoder(encoding)().decode(data)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):  # utf-16 without a BOM raises plain UnicodeError
             continue
     return data.decode("windows-1252", errors="replace")
 
@@ -284,6 +284,9 @@ def enrich(
             raise
         except FeedtoolError as e:
             logger.info("%s: full text not fetched: %s", item.link, e)
+            return item
+        except Exception:  # an odd page must not fail its source: the listing's data stands
+            logger.warning("%s: full text not read", item.link, exc_info=True)
             return item
         content = _without_title(normalize.sanitize_html(article.content, fetched.url), item.title)
         if item.date_inferred and article.published is not None:

@@ -335,3 +335,20 @@ def test_parse_iso(value: object, expected: datetime | None) -> None:
     parsed = normalize.parse_iso(value)
     assert parsed == expected
     assert parsed is None or parsed.tzinfo is UTC
+
+
+def test_a_feed_feedparser_cannot_read_is_an_extract_error_not_a_crash() -> None:
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Hi &#55357;&#56832;</title>'
+        b"<item><title>x</title><link>http://example.org/a</link></item></channel></rss>"
+    )
+    broken = Fetched(
+        url="http://example.org/feed",
+        status=200,
+        body=body,
+        content_type="application/rss+xml",
+        charset=None,
+        validators=Validators(),
+    )
+    with pytest.raises(ExtractError, match="unreadable feed"):
+        feed.parse(broken)

@@ -275,3 +275,11 @@ def test_a_leading_heading_that_repeats_the_title_is_dropped() -> None:
     assert _without_title("<h2>Another heading</h2><p>x</p>", "Council meets") == (
         "<h2>Another heading</h2><p>x</p>"
     )
+
+
+def test_a_page_mislabelled_utf16_still_reads() -> None:
+    page = (
+        b'<html><head><meta charset="utf-16"></head>'
+        b"<body><article><p>Hello there</p></article></body></html>"
+    )
+    assert extract_article(page, "http://example.org/a").content == "<p>Hello there</p>"

@@ -18,7 +18,7 @@ import feedparser
 from feedtool.errors import ExtractError
 from feedtool.extract import jsonfeed
 from feedtool.extract.html import FEED_TYPES
-from feedtool.extract.jsonfeed import nonblank
+from feedtool.extract.jsonfeed import nonblank, one_line
 from feedtool.model import Extracted, Fetched, RawItem
 from feedtool.normalize import html_to_text
 
@@ -51,12 +51,15 @@ def parse(fetched: Fetched) -> Extracted:
     """
     if jsonfeed.is_jsonfeed(fetched.body):
         return jsonfeed.parse(fetched)
-    parsed = feedparser.parse(
-        fetched.body,
-        response_headers=_headers(fetched),
-        resolve_relative_uris=True,
-        sanitize_html=True,
-    )
+    try:
+        parsed = feedparser.parse(
+            fetched.body,
+            response_headers=_headers(fetched),
+            resolve_relative_uris=True,
+            sanitize_html=True,
+        )
+    except (UnicodeError, ValueError) as e:  # e.g. emoji written as two surrogate escapes
+        raise ExtractError(f"unreadable feed: {one_line(e)}") from e
     entries = list(parsed.entries)
     problem = _problem(parsed)
     if not entries and not parsed.get("version"):
@@ -88,7 +91,7 @@ def _problem(parsed: feedparser.FeedParserDict) -> str | None:
     error = parsed.bozo_exception
     if isinstance(error, _HARMLESS):
         return None
-    return " ".join(str(error).split()) or type(error).__name__
+    return one_line(error)
 
 
 def _item(entry: feedparser.FeedParserDict) -> RawItem:

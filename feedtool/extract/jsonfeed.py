@@ -40,7 +40,7 @@ def parse(fetched: Fetched) -> Extracted:
     try:
         feed = json.loads(fetched.body)
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
-        raise ExtractError(f"invalid JSON: {_one_line(e)}") from e
+        raise ExtractError(f"invalid JSON: {one_line(e)}") from e
     version = feed.get("version") if isinstance(feed, dict) else None
     if not isinstance(version, str) or not version.startswith(_VERSION_PREFIXES):
         raise ExtractError("not a JSON Feed: no jsonfeed.org version")
@@ -95,5 +95,6 @@ def nonblank(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _one_line(error: Exception) -> str:
+def one_line(error: Exception) -> str:
+    """An exception's message on one line, for errors users see."""
     return " ".join(str(error).split()) or type(error).__name__

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -117,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except FeedtoolError as e:
         _error(e, verbose)
+        return EXIT_FAILED
+    except sqlite3.Error as e:  # a read outside a transaction met a damaged database
+        _error(e, verbose, prefix="state database: ")
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("feedtool: interrupted", file=sys.stderr)

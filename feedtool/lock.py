@@ -8,6 +8,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from feedtool.errors import StateError
+
 LOCK_NAME = "feedtool.lock"
 
 
@@ -18,12 +20,14 @@ class AlreadyRunning(Exception):
 @contextmanager
 def exclusive(state_dir: Path) -> Iterator[None]:
     """Hold the state directory's lock, or raise AlreadyRunning at once (never wait)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(state_dir / LOCK_NAME)
     try:
+        state_dir.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
     except Timeout:
         raise AlreadyRunning(str(state_dir / LOCK_NAME)) from None
+    except OSError as e:
+        raise StateError(f"cannot lock {state_dir / LOCK_NAME}: {e.strerror or e}") from e
     try:
         yield
     finally:

@@ -181,5 +181,7 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         path = self.config.settings.state_dir / HEARTBEAT
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
+        try:
+            path.touch()
+        except OSError as e:
+            raise StateError(f"cannot touch {path}: {e.strerror or e}") from e

@@ -32,7 +32,7 @@ def rows(config: Config, store: Store | None) -> list[tuple[str, ...]]:
         table.append(
             (
                 source.id,
-                state_of(state, source.broken_after),
+                state_of(state),
                 _when(state.last_check),
                 _when(state.last_success),
                 _when(state.last_items_at),
@@ -44,9 +44,9 @@ def rows(config: Config, store: Store | None) -> list[tuple[str, ...]]:
     return table
 
 
-def state_of(state: SourceState, broken_after: int) -> str:
+def state_of(state: SourceState) -> str:
     """ok, failing (some failures) or broken (see health.assess)."""
-    if state.health.broken_since is not None or state.failures >= broken_after:
+    if state.health.broken_since is not None:
         return "broken"
     if state.failures:
         return "failing"

@@ -138,7 +138,7 @@ class Queued:
 class Store:
     """The state database. Open with Store.open(state_dir); close when done."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, migrate: bool = True) -> None:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,10 +147,16 @@ class Store:
             raise StateError(f"state database {path}: {e}") from e
         try:
             self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA foreign_keys = ON")
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            if migrate:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
+            elif self._version() != len(MIGRATIONS):
+                raise StateError(
+                    f"state database {path} has schema {self._version()}, this feedtool"
+                    f" {len(MIGRATIONS)}: `feedtool run` brings it up to date"
+                )
         except (sqlite3.Error, StateError) as e:
             self.db.close()
             if isinstance(e, StateError):
@@ -164,8 +170,10 @@ class Store:
 
     @classmethod
     def open_existing(cls, state_dir: Path) -> Store | None:
-        """The state database if there is one: read-only commands must not create it."""
-        return cls(state_dir / DB_NAME) if (state_dir / DB_NAME).exists() else None
+        """The state database if there is one, as it is: read-only commands (status, opml)
+        must neither create it nor migrate it under a daemon still running older code."""
+        path = state_dir / DB_NAME
+        return cls(path, migrate=False) if path.exists() else None
 
     def close(self) -> None:
         self.db.close()
@@ -202,18 +210,21 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE: take the write lock up front so concurrent writers wait, not fail."""
+        """BEGIN IMMEDIATE: take the write lock up front so concurrent writers wait, not fail.
+
+        SQLite errors inside become StateError with SQLite's own words ("database or disk is
+        full"); SQLite may have rolled back already, so ROLLBACK only what is still open.
+        """
         try:
             self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as e:
-            raise StateError(f"state database {self.path}: {e}") from e
-        try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
             self.db.execute("COMMIT")
+        except BaseException as e:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error):
+                raise StateError(f"state database {self.path}: {e}") from e
+            raise
 
     # --- sources -------------------------------------------------------------------------------
 

@@ -188,3 +188,57 @@ def test_processes_opening_a_new_state_database_together_migrate_it_once(
         ]
         errors = [p.communicate(timeout=60)[1] for p in openers]
         assert [p.returncode for p in openers] == [0, 0, 0], errors
+
+
+def test_a_state_dir_that_cannot_be_made_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, html_source("news", "http://127.0.0.1:9/"))
+    (tmp_path / "state").write_text("a file where the state folder should be")
+    assert run(config) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("feedtool: error: cannot lock ")
+    assert err.count("\n") == 1
+
+
+def test_a_full_disk_is_reported_in_sqlites_words_and_nothing_half_stored(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from feedtool.errors import StateError
+    from feedtool.model import Item, Source, Validators
+    from feedtool.store import Store
+
+    source = Source(id="news", url="http://example.org/")
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    items = [
+        Item(key=f"k{i}", title="x" * 2000, link=None, published=now, date_inferred=False,
+             content_hash=str(i))
+        for i in range(200)
+    ]  # fmt: skip
+    with Store.open(tmp_path) as store:
+        store.db.execute("PRAGMA max_page_count = 40")  # a disk that fills up
+        with pytest.raises(StateError, match="database or disk is full"):
+            store.apply(source, items, now=now, validators=Validators(), title=None)
+        assert store.db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 0
+        assert not store.db.in_transaction
+
+
+def test_status_reads_an_older_schema_without_upgrading_it(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.page("/news/", listing(news_items(2)))
+    config = write_config(tmp_path, html_source("news", site.url + "/news/"))
+    assert run(config) == 0
+    database = tmp_path / "state" / "feedtool.sqlite3"
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        db.execute("PRAGMA user_version = 3")
+    capsys.readouterr()
+
+    assert main(["--config", str(config), "status"]) == 1
+    assert "`feedtool run` brings it up to date" in capsys.readouterr().err
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 3

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from feedtool import __version__, config
 from feedtool.errors import ConfigError, FeedtoolError, UsageError
-from feedtool.model import Config, Source, Status
+from feedtool.model import SOURCE_TYPES, Config, Source, Status
 
 logger = logging.getLogger("feedtool")
 
@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
     preview = command("preview", "fetch a page and print the items found")
     preview.add_argument("url")
-    preview.add_argument("--type", choices=config.SOURCE_TYPES, default="auto")
+    preview.add_argument("--type", choices=SOURCE_TYPES, default="auto")
     preview.add_argument("--item", metavar="SEL", help="CSS selector matching each item")
     for field, what in (
         ("title", "its text is the title (default: the link's text)"),

@@ -22,6 +22,9 @@ from feedtool.errors import ConfigError
 from feedtool.model import (
     DEFAULT_BODY_TEMPLATE,
     DEFAULT_TITLE_TEMPLATE,
+    IDENTITY_RULES,
+    SOURCE_TYPES,
+    TEMPLATE_FIELDS,
     Config,
     NotifyTarget,
     Paginate,
@@ -37,9 +40,6 @@ _INTERVAL = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_INTERVAL = 366 * 86400
-TEMPLATE_FIELDS = frozenset({"title", "link", "source", "published", "summary"})
-SOURCE_TYPES = ("html", "feed", "auto")
-IDENTITY_RULES = ("link", "title", "title+date")
 
 T = TypeVar("T")
 
@@ -417,7 +417,7 @@ def _template(t: _Table, key: str, default: str) -> str:
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as e:
         raise _Problem(t.at(key), f"invalid template: {e}") from None
-    unknown = sorted(names - TEMPLATE_FIELDS)
+    unknown = sorted(names - set(TEMPLATE_FIELDS))
     if unknown:
         fields = ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
         raise _Problem(t.at(key), f"unknown field {{{unknown[0]}}} (use {fields})")

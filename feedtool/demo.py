@@ -23,6 +23,7 @@ import feedparser
 from feedtool import config
 from feedtool.model import Config, SourceResult
 from feedtool.pipeline import run_all
+from feedtool.publish import SUFFIXES
 
 NEW_ITEM = """
   <div class="news-item">
@@ -133,7 +134,7 @@ def demo() -> int:
         _report("Run 3: the site published a new item", run_all(cfg, force=True), received)
     print("\nPublished feeds:")
     for source in cfg.sources:
-        for suffix in (".atom.xml", ".rss.xml", ".json"):
+        for suffix in SUFFIXES:
             print(f"  {cfg.settings.output_dir / (source.id + suffix)}")
     for source in cfg.sources:
         atom = (cfg.settings.output_dir / f"{source.id}.atom.xml").read_bytes()

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 SourceType = Literal["html", "feed", "auto"]
+SOURCE_TYPES: tuple[str, ...] = get_args(SourceType)
+IDENTITY_RULES = ("link", "title", "title+date")  # Source.identity's words; else a selector
+TEMPLATE_FIELDS = ("title", "link", "source", "published", "summary")  # notify templates
 
 
 # --- configuration -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from itertools import groupby
 from urllib.parse import parse_qsl, urlsplit
 
 from feedtool.health import Alert
-from feedtool.model import Item, NotifyTarget, Source
+from feedtool.model import TEMPLATE_FIELDS, Item, NotifyTarget, Source
 from feedtool.normalize import html_to_text
 from feedtool.store import Changes, Outbox, Pending, Queued
 
@@ -149,7 +149,8 @@ def deliver(
             dropped += len(expired)
         if target is None:
             continue
-        live = [r for r in rows if r not in expired]
+        gone = {r.id for r in expired}
+        live = [r for r in rows if r.id not in gone]
         batches = messages(target, live)
         for index, (batch, title, body) in enumerate(batches):
             error = send(target.url, title, body)
@@ -159,8 +160,8 @@ def deliver(
                 continue
             # The target is down: the rest of its queue waits with this message, untried.
             error = redact(target.url, error)
-            for row in (row for later, _, _ in batches[index:] for row in later):
-                outbox.failed([row.id], error, now + _retry_delay(row))
+            waiting = [row for later, _, _ in batches[index:] for row in later]
+            outbox.failed([(row.id, now + _retry_delay(row)) for row in waiting], error)
             logger.warning("notify %s: %s", describe(target.url), error)
             failed += 1
             break
@@ -190,7 +191,7 @@ def messages(target: NotifyTarget, rows: list[Pending]) -> list[tuple[list[Pendi
 
 
 def _render(target: NotifyTarget, payload: dict[str, str]) -> tuple[str, str]:
-    fields = {k: payload.get(k, "") for k in ("title", "link", "source", "published", "summary")}
+    fields = {k: payload.get(k, "") for k in TEMPLATE_FIELDS}
     body = target.body_template.format(**fields)
     return target.title_template.format(**fields), re.sub(r"\n{3,}", "\n\n", body).strip()
 

@@ -80,7 +80,14 @@ def run_all(
             result = run_source(source, context)
             log_result(result)
             results.append(result)
-        deliver(config, store, clock)
+        delivery = deliver(config, store, clock)
+        if delivery.sent or delivery.failed or delivery.dropped:
+            logger.info(
+                "notifications: %d sent, %d failed, %d dropped",
+                delivery.sent,
+                delivery.failed,
+                delivery.dropped,
+            )
     return results
 
 
@@ -155,7 +162,8 @@ class _SourceRun:
         self.store = context.store
         self.state = state
         self.now = now
-        self.recovery = health.assess(
+        # a successful check ends a broken spell: the health it leaves and the alert it sends
+        self.health, self.alert = health.assess(
             source,
             state.health if state else health.Health(),
             health.Outcome(failed=False),
@@ -187,7 +195,7 @@ class _SourceRun:
             title=extracted.title,
             site_url=extracted.site_url,
             warning=extracted.warning,
-            health=self.recovery[0],
+            health=self.health,
             notifications=lambda changes: self._plan(feed_title, changes),
         )
         self._publish(feed_title, extracted.site_url)
@@ -201,19 +209,17 @@ class _SourceRun:
 
     def _plan(self, feed_title: str, changes: Changes) -> list[Queued]:
         targets = self.context.targets
-        alert = self.recovery[1]
         return notify.plan_alert(
-            self.source, feed_title, alert, None, self.now, targets
+            self.source, feed_title, self.alert, None, self.now, targets
         ) + notify.plan_items(self.source, feed_title, changes, targets)
 
     def _not_modified(self, validators: Validators | None = None) -> SourceResult:
         feed_title = _title(self.source, self.state)
-        health_after, alert = self.recovery
         alerts = notify.plan_alert(
-            self.source, feed_title, alert, None, self.now, self.context.targets
+            self.source, feed_title, self.alert, None, self.now, self.context.targets
         )
         self.store.record_not_modified(
-            self.source, self.now, health_after, alerts, validators=validators
+            self.source, self.now, self.health, alerts, validators=validators
         )
         settings = self.context.settings
         missing = not all(

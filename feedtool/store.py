@@ -583,12 +583,17 @@ class Outbox:
     def delivered(self, ids: Sequence[int], now: datetime) -> None:
         self._mark("delivered = ?", [utc_text(now)], ids)
 
-    def failed(self, ids: Sequence[int], error: str, retry_at: datetime) -> None:
-        self._mark(
-            "attempts = attempts + 1, last_error = ?, next_attempt = ?",
-            [error, utc_text(retry_at)],
-            ids,
-        )
+    def failed(self, retries: Sequence[tuple[int, datetime]], error: str) -> None:
+        """Count a failed attempt for each (id, when to try again), in one transaction."""
+        with self.store.transaction():
+            self.db.executemany(
+                "UPDATE notifications SET attempts = attempts + 1, last_error = ?,"
+                " next_attempt = ? WHERE id = ?",
+                [
+                    (error, utc_text(retry_at), notification_id)
+                    for notification_id, retry_at in retries
+                ],
+            )
 
     def dropped(self, ids: Sequence[int], reason: str, now: datetime) -> None:
         self._mark("dropped = ?, last_error = ?", [utc_text(now), reason], ids)

@@ -17,7 +17,7 @@ from feedtool import normalize
 from feedtool.errors import ExtractError, FetchError
 from feedtool.extract import feed
 from feedtool.extract.html import Page
-from feedtool.model import Extracted, Fetched, Item, NotModified, Source
+from feedtool.model import IDENTITY_RULES, Extracted, Fetched, Item, NotModified, Source
 
 logger = logging.getLogger(__name__)
 
@@ -95,4 +95,4 @@ def detect_items(page: Page) -> Extracted:
 
 
 def _identity_selector(source: Source) -> str | None:
-    return None if source.identity in (None, "link", "title", "title+date") else source.identity
+    return None if source.identity in (None, *IDENTITY_RULES) else source.identity

@@ -298,6 +298,14 @@ def _source(t: _Table) -> Source:
     return source
 
 
+def selectors(data: dict[str, Any]) -> Selectors:
+    """A [sources.select] table checked alone (for `preview`); ConfigError names the key."""
+    try:
+        return _selectors(data, "")
+    except _Problem as e:
+        raise ConfigError(str(e)) from None
+
+
 def _selectors(data: dict[str, Any], where: str) -> Selectors:
     t = _Table(data, where)
     item = t.required("item", str)

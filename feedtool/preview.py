@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from feedtool import config, extract
-from feedtool.errors import SourceError, UsageError
+from feedtool.errors import ConfigError, SourceError, UsageError
 from feedtool.fetch import Fetcher
 from feedtool.model import Item, Selectors, Source
 from feedtool.normalize import html_to_text
@@ -52,23 +52,14 @@ def preview(args: argparse.Namespace) -> int:
 def _selectors(args: argparse.Namespace) -> Selectors | None:
     """The selector options, checked as the config checks [sources.select] (UsageError)."""
     given = {field: getattr(args, field) for field in SELECTOR_FIELDS if getattr(args, field)}
-    if not given and not args.date_format:
+    if args.date_format:
+        given["date_format"] = args.date_format
+    if not given:
         return None
-    if "item" not in given:
-        raise UsageError("--item is required when other selectors are given")
     try:
-        for field, value in given.items():
-            config._check_selector(value, f"--{field}", attribute=field != "item")
-        link = given.get("link")
-        if link is not None and "@" not in link and not config._targets_anchor(link):
-            raise UsageError(
-                f'--link: {link!r} is not a link: use "selector@attribute", e.g. "a@href"'
-            )
-        if args.date_format:
-            config._check_date_format(args.date_format, "--date-format")
-    except config._Problem as e:
-        raise UsageError(str(e)) from None
-    return Selectors(**given, date_format=args.date_format)
+        return config.selectors(given)
+    except ConfigError as e:
+        raise UsageError(f"--{str(e).replace('_', '-')}") from None
 
 
 def table(items: list[Item]) -> str:

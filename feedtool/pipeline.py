@@ -75,9 +75,10 @@ def run_all(
         for source in config.sources:
             if only and source.id not in only:
                 continue
-            if not (force or only) and not is_due(source, store.source(source.id), clock()):
+            state = store.source(source.id)
+            if not (force or only) and not is_due(source, state, clock()):
                 continue
-            result = run_source(source, context)
+            result = run_source(source, context, state)
             log_result(result)
             results.append(result)
         delivery = deliver(config, store, clock)
@@ -98,11 +99,13 @@ def deliver(config: Config, store: Store, clock: Clock = utc_now) -> notify.Deli
     )
 
 
-def run_source(source: Source, context: Context) -> SourceResult:
-    """Check one source, store and publish what it gives; never raises for its own failure."""
+def run_source(source: Source, context: Context, state: SourceState | None) -> SourceResult:
+    """Check one source, store and publish what it gives; never raises for its own failure.
+
+    `state` is the source's stored state as the caller read it to decide it was due.
+    """
     started = time.monotonic()
     now = context.clock()
-    state = context.store.source(source.id)
     try:
         result = _SourceRun(source, context, state, now).check()
     except SourceError as e:

@@ -161,7 +161,8 @@ class Daemon:
             Fetcher.for_settings(settings, stop=self.stop) as fetcher,
             Store.open(settings.state_dir) as store,
         ):
-            if not is_due(source, store.source(source_id), self.clock()):
+            state = store.source(source_id)
+            if not is_due(source, state, self.clock()):
                 return  # backing off after failures
             context = Context(
                 store=store,
@@ -170,7 +171,7 @@ class Daemon:
                 targets=self.config.notify,
                 clock=self.clock,
             )
-            log_result(run_source(source, context))
+            log_result(run_source(source, context, state))
             deliver(self.config, store, self.clock)
 
     def _deliver(self) -> None:

@@ -11,19 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from feedtool.model import Source
+from feedtool.model import Health, Source
 
 
 class Alert(StrEnum):
     BROKEN = "broken"
     REMINDER = "reminder"
     RECOVERED = "recovered"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Health:
-    broken_since: datetime | None = None
-    alerted_at: datetime | None = None  # last broken alert or reminder
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

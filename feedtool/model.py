@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 SourceType = Literal["html", "feed", "auto"]
 SOURCE_TYPES: tuple[str, ...] = get_args(SourceType)
@@ -215,3 +215,45 @@ class SourceResult:
     skipped: int = 0
     error: str | None = None
     duration: float = 0.0
+
+
+# --- state and alerts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Health:
+    broken_since: datetime | None = None
+    alerted_at: datetime | None = None  # last broken alert or reminder
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Changes:
+    """What storing one run's items did."""
+
+    new: tuple[Item, ...]
+    updated: tuple[Item, ...]
+    seen: int  # items already known and unchanged
+    first_run: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Queued:
+    """A notification to queue with a change: (target digest, kind, subject, payload)."""
+
+    target: str
+    kind: str
+    subject: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pending:
+    """A queued notification not yet delivered or dropped."""
+
+    id: int
+    target: str
+    source_id: str
+    kind: str
+    payload: dict[str, Any]
+    created: datetime
+    attempts: int

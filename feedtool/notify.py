@@ -16,12 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
+from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from feedtool.health import Alert
-from feedtool.model import TEMPLATE_FIELDS, Item, NotifyTarget, Source
+from feedtool.model import TEMPLATE_FIELDS, Changes, Item, NotifyTarget, Pending, Queued, Source
 from feedtool.normalize import html_to_text
-from feedtool.store import Changes, Outbox, Pending, Queued
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,15 @@ def _payload(source_title: str, item: Item) -> dict[str, str]:
 
 
 # --- delivery (after the commit) -----------------------------------------------------------
+
+
+class Outbox(Protocol):
+    """Where queued notifications wait (store.Outbox): what delivery needs of it."""
+
+    def due(self, now: datetime) -> list[Pending]: ...
+    def delivered(self, ids: Sequence[int], now: datetime) -> None: ...
+    def failed(self, retries: Sequence[tuple[int, datetime]], error: str) -> None: ...
+    def dropped(self, ids: Sequence[int], reason: str, now: datetime) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

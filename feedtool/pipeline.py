@@ -25,12 +25,15 @@ from feedtool.errors import (
 )
 from feedtool.fetch import Fetcher
 from feedtool.model import (
+    Changes,
     Config,
     Extracted,
     Fetched,
+    Health,
     Item,
     NotifyTarget,
     NotModified,
+    Queued,
     Settings,
     Source,
     SourceResult,
@@ -38,7 +41,7 @@ from feedtool.model import (
     Validators,
 )
 from feedtool.scheduler import is_due, utc_now
-from feedtool.store import Changes, Outbox, Queued, SourceState, Store
+from feedtool.store import Outbox, SourceState, Store
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +135,7 @@ def _failed(
         and state is not None
         and state.last_items_at is not None,
     )
-    before = state.health if state else health.Health()
+    before = state.health if state else Health()
     after, alert = health.assess(
         source, before, outcome, now=now, remind_every=context.settings.remind_every
     )
@@ -168,7 +171,7 @@ class _SourceRun:
         # a successful check ends a broken spell: the health it leaves and the alert it sends
         self.health, self.alert = health.assess(
             source,
-            state.health if state else health.Health(),
+            state.health if state else Health(),
             health.Outcome(failed=False),
             now=now,
             remind_every=context.settings.remind_every,

@@ -16,8 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from feedtool.errors import StateError
-from feedtool.health import Health
-from feedtool.model import Item, Source, StoredItem, Validators
+from feedtool.model import (
+    Changes,
+    Health,
+    Item,
+    Pending,
+    Queued,
+    Source,
+    StoredItem,
+    Validators,
+)
 
 DB_NAME = "feedtool.sqlite3"
 
@@ -113,26 +121,6 @@ class SourceState:
     health: Health
     unpublished: bool
     item_count: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Changes:
-    """What storing one run's items did."""
-
-    new: tuple[Item, ...]
-    updated: tuple[Item, ...]
-    seen: int  # items already known and unchanged
-    first_run: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Queued:
-    """A notification to queue with a change: (target digest, kind, subject, payload)."""
-
-    target: str
-    kind: str
-    subject: str
-    payload: dict[str, Any]
 
 
 class Store:
@@ -526,19 +514,6 @@ def _source_state(row: sqlite3.Row) -> SourceState:
         unpublished=bool(row["unpublished"]),
         item_count=row["item_count"],
     )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Pending:
-    """A queued notification not yet delivered or dropped."""
-
-    id: int
-    target: str
-    source_id: str
-    kind: str
-    payload: dict[str, Any]
-    created: datetime
-    attempts: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,9 +11,8 @@ import pytest
 
 from feedtool import normalize
 from feedtool.errors import StateError
-from feedtool.health import Health
-from feedtool.model import Item, RawItem, Source, Validators
-from feedtool.store import DB_NAME, MIGRATIONS, Changes, Queued, Store
+from feedtool.model import Changes, Health, Item, Queued, RawItem, Source, Validators
+from feedtool.store import DB_NAME, MIGRATIONS, Store
 
 PAGE = "https://example.org/news/"
 SOURCE = Source(id="news", url=PAGE)

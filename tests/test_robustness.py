@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -43,13 +44,19 @@ def test_items_stored_while_output_was_unwritable_are_published_after_a_304(
     assert len(parse_clean(atom).entries) == 4
 
 
-def test_a_corrupt_state_database_is_one_line_and_exit_1(
-    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def ran_once(site: Site, tmp_path: Path) -> tuple[Path, Path]:
+    """A source that has had one good run: its config and its state database."""
     site.page("/news/", listing(news_items(2)))
     config = write_config(tmp_path, html_source("news", site.url + "/news/"))
     assert run(config) == 0
-    database = tmp_path / "state" / "feedtool.sqlite3"
+    return config, tmp_path / "state" / "feedtool.sqlite3"
+
+
+def test_a_corrupt_state_database_is_one_line_and_exit_1(
+    ran_once: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    config, database = ran_once
     for leftover in database.parent.glob("feedtool.sqlite3-*"):
         leftover.unlink()  # the WAL would otherwise still hold the real pages
     database.write_bytes(b"this is not a database" * 500)
@@ -226,14 +233,9 @@ def test_a_full_disk_is_reported_in_sqlites_words_and_nothing_half_stored(
 
 
 def test_status_reads_an_older_schema_without_upgrading_it(
-    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ran_once: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    site.page("/news/", listing(news_items(2)))
-    config = write_config(tmp_path, html_source("news", site.url + "/news/"))
-    assert run(config) == 0
-    database = tmp_path / "state" / "feedtool.sqlite3"
-    import sqlite3
-
+    config, database = ran_once
     with contextlib.closing(sqlite3.connect(database)) as db:
         db.execute("PRAGMA user_version = 3")
     capsys.readouterr()

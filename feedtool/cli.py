@@ -219,7 +219,7 @@ def _sources(cfg: Config, ids: Sequence[str]) -> list[Source]:
 
 def _snapshot(args: argparse.Namespace) -> int:
     from feedtool import snapshot
-    from feedtool.scheduler import utc_now
+    from feedtool.model import utc_now
 
     cfg = _load(args)
     for source in _sources(cfg, args.source):

@@ -232,13 +232,21 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
         host_delay=t.get("host_delay", float, 1.0),
         remind_every=t.interval("remind_every", 86400),
         notify_max_age=t.interval("notify_max_age", 7 * 86400),
+        workers=t.positive("workers", 8),
+        host_connections=t.positive("host_connections", 2),
+        host_spacing=t.get("host_spacing", float, 0.0),
     )
     if not 0 < settings.timeout <= 3600:
         raise _Problem(t.at("timeout"), "must be between 0 and 3600 seconds")
     if settings.retries < 0:
         raise _Problem(t.at("retries"), "must not be negative")
-    if not 0 <= settings.host_delay <= 3600:
-        raise _Problem(t.at("host_delay"), "must be between 0 and 3600 seconds")
+    for key in ("host_delay", "host_spacing"):
+        if not 0 <= getattr(settings, key) <= 3600:
+            raise _Problem(t.at(key), "must be between 0 and 3600 seconds")
+    if settings.workers > 64:
+        raise _Problem(t.at("workers"), "must be at most 64")
+    if settings.host_connections > 16:
+        raise _Problem(t.at("host_connections"), "must be at most 16")
     t.done()
     return settings
 
@@ -293,6 +301,7 @@ def _source(t: _Table) -> Source:
         notify_initial=t.get("notify_initial", bool, False),
         notify_updates=t.get("notify_updates", bool, False),
         broken_after=t.positive("broken_after", 3),
+        keep_items=t.positive("keep_items", 1000),
     )
     t.done()
     return source

@@ -18,7 +18,14 @@ class SourceError(FeedtoolError):
 
 
 class FetchError(SourceError):
-    """The page or feed could not be fetched."""
+    """The page or feed could not be fetched.
+
+    `retry_after`: seconds the server asked to wait (Retry-After on a 429 or 503), if any.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ExtractError(SourceError):

@@ -24,7 +24,7 @@ ACCEPT = (
 )
 
 
-class Fetcher:
+class HttpFetcher:
     """Fetches pages for a run; one instance shares its connection pool across sources."""
 
     def __init__(
@@ -45,7 +45,7 @@ class Fetcher:
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT})
 
     @classmethod
-    def for_settings(cls, settings: Settings, stop: threading.Event | None = None) -> Fetcher:
+    def for_settings(cls, settings: Settings, stop: threading.Event | None = None) -> HttpFetcher:
         return cls(
             timeout=settings.timeout,
             max_bytes=settings.max_bytes,
@@ -56,7 +56,7 @@ class Fetcher:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> Fetcher:
+    def __enter__(self) -> HttpFetcher:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -33,7 +33,7 @@ from bs4.dammit import EncodingDetector
 from feedtool import normalize
 from feedtool.errors import FeedtoolError, Interrupted
 from feedtool.extract.html import HTML_TYPES, Selector, join, looks_binary
-from feedtool.fetch import Fetcher
+from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, Item, NotModified
 
 logger = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ class _HostPacer:
         self._last: dict[str, float] = {}
         self._guard = threading.Lock()
 
-    def fetch(self, fetcher: Fetcher, url: str) -> Fetched | NotModified:
+    def fetch(self, fetcher: HttpFetcher, url: str) -> Fetched | NotModified:
         """Raises Interrupted, without fetching, once the fetcher's stop event is set."""
         host = urlsplit(url).netloc
         with self._guard:
@@ -253,7 +253,7 @@ def enrich(
     items: Sequence[Item],
     *,
     new_keys: set[str],
-    fetcher: Fetcher,
+    fetcher: HttpFetcher,
     content_selector: str | None = None,
     delay: float = 1.0,
     workers: int = 4,

@@ -6,15 +6,20 @@ All datetimes are timezone-aware UTC; a naive datetime anywhere is a bug.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 SourceType = Literal["html", "feed", "auto"]
 SOURCE_TYPES: tuple[str, ...] = get_args(SourceType)
 IDENTITY_RULES = ("link", "title", "title+date")  # Source.identity's words; else a selector
 TEMPLATE_FIELDS = ("title", "link", "source", "published", "summary")  # notify templates
+MAX_HOLD = 86400  # seconds: the longest a server's Retry-After or max-age may defer a check
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -57,6 +62,7 @@ class Source:
     notify_initial: bool = False
     notify_updates: bool = False
     broken_after: int = 3  # failed runs in a row before the source counts as broken
+    keep_items: int = 1000  # items kept in state; older ones are pruned, their keys remembered
 
 
 DEFAULT_TITLE_TEMPLATE = "{source}: {title}"
@@ -88,6 +94,9 @@ class Settings:
     host_delay: float = 1.0  # seconds between full-text requests to one host
     remind_every: int = 86400  # seconds between "still broken" reminders
     notify_max_age: int = 7 * 86400  # seconds a failing notification is retried before dropped
+    workers: int = 8  # sources checked at the same time
+    host_connections: int = 2  # requests in flight to one host at most
+    host_spacing: float = 0.0  # seconds between the starts of two requests to one host
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,6 +135,9 @@ class Fetched:
     content_type: str  # media type only, lower case ("text/html")
     charset: str | None  # from the Content-Type header, if any
     validators: Validators
+    # seconds the server says the response stays fresh (Cache-Control max-age, Expires):
+    # no point in checking again sooner
+    fresh_for: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +145,15 @@ class NotModified:
     """The server answered 304: nothing to parse."""
 
     url: str
+    fresh_for: float | None = None
+
+
+class Fetcher(Protocol):
+    """What the stages need of an HTTP client (fetch.HttpFetcher; tests may bring their own)."""
+
+    def get(self, url: str, validators: Validators | None = None) -> Fetched | NotModified:
+        """GET `url` (conditionally with `validators`); raises FetchError or Interrupted."""
+        ...
 
 
 # --- extraction and normalization ---------------------------------------------------------------

@@ -23,7 +23,7 @@ from feedtool.errors import (
     SourceError,
     StateError,
 )
-from feedtool.fetch import Fetcher
+from feedtool.fetch import HttpFetcher
 from feedtool.model import (
     Changes,
     Config,
@@ -39,8 +39,9 @@ from feedtool.model import (
     SourceResult,
     Status,
     Validators,
+    utc_now,
 )
-from feedtool.scheduler import is_due, utc_now
+from feedtool.scheduler import is_due
 from feedtool.store import Outbox, SourceState, Store
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class Context:
     """What every source's run shares."""
 
     store: Store
-    fetcher: Fetcher
+    fetcher: HttpFetcher
     settings: Settings
     targets: Sequence[NotifyTarget] = ()
     clock: Clock = utc_now
@@ -69,7 +70,7 @@ def run_all(
     """One pass over the sources that are due (all of `only`, or all with force), then
     delivery of the notification outbox."""
     settings = config.settings
-    fetcher = Fetcher.for_settings(settings)
+    fetcher = HttpFetcher.for_settings(settings)
     results = []
     with fetcher, Store.open(settings.state_dir) as store:
         context = Context(

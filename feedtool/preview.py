@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from feedtool import config, extract
 from feedtool.errors import ConfigError, SourceError, UsageError
-from feedtool.fetch import Fetcher
+from feedtool.fetch import HttpFetcher
 from feedtool.model import Item, Selectors, Source
 from feedtool.normalize import html_to_text
 
@@ -26,7 +26,7 @@ def preview(args: argparse.Namespace) -> int:
         type="html" if selectors and args.type == "auto" else args.type,
         select=selectors,
     )
-    with Fetcher() as fetcher:
+    with HttpFetcher() as fetcher:
         try:
             fetched = extract.fetch_document(fetcher.get, args.url)
             extracted, items = extract.normalized_items(

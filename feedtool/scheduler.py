@@ -11,16 +11,16 @@ import random
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import schedule
 
 from feedtool import config
 from feedtool.errors import FeedtoolError, Interrupted, StateError
-from feedtool.fetch import Fetcher
+from feedtool.fetch import HttpFetcher
 from feedtool.lock import AlreadyRunning, exclusive
-from feedtool.model import Config, Source
+from feedtool.model import Config, Source, utc_now
 from feedtool.store import SourceState, Store
 
 logger = logging.getLogger(__name__)
@@ -48,10 +48,6 @@ def is_due(source: Source, state: SourceState | None, now: datetime) -> bool:
     """Whether `run` (without --force) and the daemon should check the source now."""
     due = due_at(source, state)
     return due is None or due <= now
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Daemon:
@@ -158,7 +154,7 @@ class Daemon:
         source = self.config.source(source_id)
         settings = self.config.settings
         with (
-            Fetcher.for_settings(settings, stop=self.stop) as fetcher,
+            HttpFetcher.for_settings(settings, stop=self.stop) as fetcher,
             Store.open(settings.state_dir) as store,
         ):
             state = store.source(source_id)

@@ -30,7 +30,7 @@ from typing import Any
 
 from feedtool import extract
 from feedtool.errors import FeedtoolError, FetchError
-from feedtool.fetch import Fetcher
+from feedtool.fetch import HttpFetcher
 from feedtool.model import Config, Fetched, Item, NotModified, Source, Validators
 
 FOLDER = "snapshots"
@@ -43,7 +43,7 @@ def folder(config: Config, source: Source) -> Path:
 def take(config: Config, source: Source, now: datetime) -> tuple[Path, int]:
     """Fetch the source's page now and save it with its items; returns (path, item count)."""
     followed: list[tuple[str, Fetched]] = []
-    with Fetcher.for_settings(config.settings) as fetcher:
+    with HttpFetcher.for_settings(config.settings) as fetcher:
 
         def recording(url: str) -> Fetched | NotModified:
             document = fetcher.get(url)

@@ -14,7 +14,7 @@ import pytest
 from feedtool import extract
 from feedtool.errors import ExtractError
 from feedtool.extract.html import Page, decode
-from feedtool.fetch import Fetcher
+from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, Paginate, Selectors, Source, Validators
 from tests.conftest import Site, listing, news_items
 
@@ -42,8 +42,8 @@ def fetched(html: str | bytes, url: str = URL) -> Fetched:
 
 
 @pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
-    with Fetcher(retries=0, timeout=5) as f:
+def fetcher() -> Iterator[HttpFetcher]:
+    with HttpFetcher(retries=0, timeout=5) as f:
         yield f
 
 
@@ -126,7 +126,7 @@ def test_utf16_with_bom_decodes() -> None:
 
 
 @pytest.mark.parametrize("select", [SELECT, None], ids=["selectors", "detection"])
-def test_base_url_is_the_base_href(select: Selectors | None, fetcher: Fetcher) -> None:
+def test_base_url_is_the_base_href(select: Selectors | None, fetcher: HttpFetcher) -> None:
     html = listing(news_items(5)).replace("<head>", '<head><base href="https://www.example.org/">')
     source = Source(id="s", url=URL, type="html", select=select)
 
@@ -136,7 +136,7 @@ def test_base_url_is_the_base_href(select: Selectors | None, fetcher: Fetcher) -
     assert extracted.items[0].link == "https://www.example.org/news/news_odkb/item-0/"
 
 
-def test_base_url_is_the_url_without_base_href(fetcher: Fetcher) -> None:
+def test_base_url_is_the_url_without_base_href(fetcher: HttpFetcher) -> None:
     source = Source(id="s", url=URL, type="html", select=SELECT)
 
     extracted = extract.items(source, fetched(listing(news_items(3))), fetch=fetcher.get)
@@ -153,7 +153,9 @@ def advertising(site: Site, content_type: str, href: str) -> str:
     return site.page("/news/", listing(news_items(5)).replace("<head>", "<head>" + link))
 
 
-def extract_from(site: Site, fetcher: Fetcher, url: str, kind: str = "auto") -> list[str | None]:
+def extract_from(
+    site: Site, fetcher: HttpFetcher, url: str, kind: str = "auto"
+) -> list[str | None]:
     source = Source(id="s", url=url, type=kind)  # type: ignore[arg-type]
     document = fetcher.get(url)
     assert isinstance(document, Fetched)
@@ -163,7 +165,7 @@ def extract_from(site: Site, fetcher: Fetcher, url: str, kind: str = "auto") -> 
 DETECTED = [f"News item number {i}" for i in range(5)]
 
 
-def test_wordpress_rest_api_is_not_taken_for_a_feed(site: Site, fetcher: Fetcher) -> None:
+def test_wordpress_rest_api_is_not_taken_for_a_feed(site: Site, fetcher: HttpFetcher) -> None:
     site.page("/wp-json/", b'{"name": "Blog", "routes": {}}', content_type="application/json")
     url = advertising(site, "application/json", "/wp-json/")
 
@@ -182,7 +184,7 @@ def test_wordpress_rest_api_is_not_taken_for_a_feed(site: Site, fetcher: Fetcher
 )
 def test_failing_or_empty_advertised_feed_falls_back_to_detection(
     site: Site,
-    fetcher: Fetcher,
+    fetcher: HttpFetcher,
     caplog: pytest.LogCaptureFixture,
     body: bytes | None,
     content_type: str,
@@ -200,7 +202,7 @@ def test_failing_or_empty_advertised_feed_falls_back_to_detection(
 
 
 def test_html_source_without_selectors_does_not_follow_the_advertised_feed(
-    site: Site, fetcher: Fetcher
+    site: Site, fetcher: HttpFetcher
 ) -> None:
     site.page("/feed.xml", (FEEDS / "rss20.xml").read_bytes(), content_type="application/rss+xml")
     url = advertising(site, "application/rss+xml", "/feed.xml")
@@ -210,7 +212,7 @@ def test_html_source_without_selectors_does_not_follow_the_advertised_feed(
     assert extract_from(site, fetcher, url)[0] == "Harbour bridge reopens after repairs"
 
 
-def test_an_advertised_feed_is_marked_from_feed(site: Site, fetcher: Fetcher) -> None:
+def test_an_advertised_feed_is_marked_from_feed(site: Site, fetcher: HttpFetcher) -> None:
     site.page("/feed.xml", (FEEDS / "rss20.xml").read_bytes(), content_type="application/rss+xml")
     url = advertising(site, "application/rss+xml", "/feed.xml")
     document = fetcher.get(url)

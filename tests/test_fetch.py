@@ -12,15 +12,15 @@ import pytest
 from feedtool import __version__
 from feedtool.errors import ExtractError, FetchError
 from feedtool.extract.html import Page, decode
-from feedtool.fetch import Fetcher
+from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, NotModified, Validators
 from tests.conftest import Site
 
 RUSSIAN_TITLE = "Новости Организации Договора о коллективной безопасности"
 
 
-def fetcher(retries: int = 0, max_bytes: int = 10 * 1024 * 1024) -> Fetcher:
-    return Fetcher(retries=retries, backoff=0.01, max_bytes=max_bytes)
+def fetcher(retries: int = 0, max_bytes: int = 10 * 1024 * 1024) -> HttpFetcher:
+    return HttpFetcher(retries=retries, backoff=0.01, max_bytes=max_bytes)
 
 
 def fetched(result: Fetched | NotModified) -> Fetched:

@@ -12,7 +12,7 @@ import pytest
 
 from feedtool import fulltext
 from feedtool.errors import ExtractError, Interrupted
-from feedtool.fetch import Fetcher
+from feedtool.fetch import HttpFetcher
 from feedtool.fulltext import enrich, extract_article
 from feedtool.model import Item
 from tests.conftest import Site
@@ -209,7 +209,7 @@ def test_enrich_leaves_items_linking_binary_files_unchanged(
         for key, link in links.items()
     ]
 
-    with Fetcher(retries=0, timeout=5) as fetcher, caplog.at_level(logging.INFO, "feedtool"):
+    with HttpFetcher(retries=0, timeout=5) as fetcher, caplog.at_level(logging.INFO, "feedtool"):
         typed, untyped, article = enrich(items, new_keys=set(links), fetcher=fetcher, delay=0)
 
     assert (typed, untyped) == (items[0], items[1])
@@ -245,7 +245,7 @@ def test_enrich_raises_interrupted_at_once_when_the_fetcher_is_stopping(
     stop.set()
     started = time.monotonic()
 
-    with Fetcher(retries=0, timeout=5, stop=stop) as fetcher, pytest.raises(Interrupted):
+    with HttpFetcher(retries=0, timeout=5, stop=stop) as fetcher, pytest.raises(Interrupted):
         enrich(items, new_keys={"a0", "a1", "a2"}, fetcher=fetcher, delay=30)
 
     assert time.monotonic() - started < 2
@@ -259,7 +259,7 @@ def test_stopping_ends_the_per_host_pacing_wait(site: Site, news: bytes) -> None
     started = time.monotonic()
     timer.start()
 
-    with Fetcher(retries=0, timeout=5, stop=stop) as fetcher, pytest.raises(Interrupted):
+    with HttpFetcher(retries=0, timeout=5, stop=stop) as fetcher, pytest.raises(Interrupted):
         enrich(items, new_keys={"a0", "a1"}, fetcher=fetcher, delay=60, workers=2)
 
     timer.cancel()

@@ -2,17 +2,27 @@
 
 The only module besides cli that knows all the stages. A source's failure is recorded for that
 source and never stops the others.
+
+Sources are checked concurrently (`Runner`): `workers` threads share one HttpFetcher (per-host
+limits, pooled connections, a deadline per response) and one state database, used one call at
+a time, each call one transaction. When many pages change in one run, parsing, extraction and
+feed serialisation move to a process pool (`Offload`) so that both cores work.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from feedtool import extract, health, normalize, notify, publish
@@ -47,6 +57,43 @@ from feedtool.store import Outbox, SourceState, Store
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
+
+# Changed pages in one run before the process pool starts: below it, starting processes
+# costs more than it saves.
+OFFLOAD_AFTER = 24
+
+
+class Offload:
+    """Where CPU-bound work (parsing, extraction, feed serialisation) runs.
+
+    Inline at first; once a run has seen `after` changed pages, in a pool of one process per
+    core (forkserver: the run's threads make fork unsafe). `after=None` never starts a pool.
+    """
+
+    def __init__(self, after: int | None = OFFLOAD_AFTER) -> None:
+        self.after = after
+        self._seen = 0
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def pool(self) -> ProcessPoolExecutor | None:
+        """Count one changed page; the pool to use for it, or None to work inline."""
+        with self._lock:
+            self._seen += 1
+            if self._pool is None and self.after is not None and self._seen > self.after:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["feedtool.extract", "feedtool.publish"])
+                self._pool = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context)
+            return self._pool
+
+    @property
+    def started(self) -> ProcessPoolExecutor | None:
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +105,117 @@ class Context:
     settings: Settings
     targets: Sequence[NotifyTarget] = ()
     clock: Clock = utc_now
+    offload: Offload = field(default_factory=lambda: Offload(None))
+
+
+class _Serialized:
+    """A Store shared by worker threads: one call at a time, each call one transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if not callable(attribute):
+            return attribute
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attribute(*args, **kwargs)
+
+        return locked
+
+
+class Runner:
+    """Checks sources concurrently; `submit` may be called from any thread.
+
+    The state database and the fetcher's connections live as long as the runner: open it once
+    per `run`, or once for the daemon's life.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = utc_now,
+        stop: threading.Event | None = None,
+        offload_after: int | None = OFFLOAD_AFTER,
+    ) -> None:
+        settings = config.settings
+        self.config = config
+        self.clock = clock
+        self.store = Store.open(settings.state_dir)
+        self.fetcher = HttpFetcher.for_settings(settings, stop=stop)
+        self.offload = Offload(offload_after)
+        self._threads = ThreadPoolExecutor(settings.workers, thread_name_prefix="feedtool")
+        self.context = Context(
+            store=cast(Store, _Serialized(self.store)),
+            fetcher=self.fetcher,
+            settings=settings,
+            targets=config.notify,
+            clock=clock,
+            offload=self.offload,
+        )
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for checks in progress (a stop event set beforehand cuts them short)."""
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        self.offload.close()
+        self.fetcher.close()
+        self.store.close()
+
+    def submit(self, source: Source) -> Future[SourceResult]:
+        """Check one source in a worker thread; its failure is a FAILED result.
+
+        The future raises only what concerns every source: StateError, PublishError, or
+        Interrupted when the stop event was set.
+        """
+        return self._threads.submit(self._check, source)
+
+    def _check(self, source: Source) -> SourceResult:
+        return run_source(source, self.context, self.context.store.source(source.id))
+
+    def run(
+        self,
+        sources: Sequence[Source],
+        *,
+        due_only: bool = True,
+        on_start: Callable[[Sequence[Source]], None] | None = None,
+        on_result: Callable[[SourceResult], None] | None = None,
+    ) -> list[SourceResult]:
+        """Check `sources` (only the due ones with `due_only`); results in the given order.
+
+        `on_start` hears which sources will be checked, `on_result` each result as it comes
+        (from this thread). The first error that concerns every source cancels the rest and
+        is raised.
+        """
+        if due_only:
+            states = {state.id: state for state in self.store.sources()}
+            now = self.clock()
+            sources = [s for s in sources if is_due(s, states.get(s.id), now)]
+        if on_start is not None:
+            on_start(sources)
+        futures = {self.submit(source): i for i, source in enumerate(sources)}
+        results: dict[int, SourceResult] = {}
+        try:
+            for future in as_completed(futures):
+                result = future.result()
+                log_result(result)
+                if on_result is not None:
+                    on_result(result)
+                results[futures[future]] = result
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        return [results[i] for i in sorted(results)]
 
 
 def run_all(
@@ -66,33 +224,24 @@ def run_all(
     only: Sequence[str] = (),
     force: bool = False,
     clock: Clock = utc_now,
+    on_start: Callable[[Sequence[Source]], None] | None = None,
+    on_result: Callable[[SourceResult], None] | None = None,
 ) -> list[SourceResult]:
     """One pass over the sources that are due (all of `only`, or all with force), then
     delivery of the notification outbox."""
-    settings = config.settings
-    fetcher = HttpFetcher.for_settings(settings)
-    results = []
-    with fetcher, Store.open(settings.state_dir) as store:
-        context = Context(
-            store=store, fetcher=fetcher, settings=settings, targets=config.notify, clock=clock
+    chosen = [source for source in config.sources if not only or source.id in only]
+    with Runner(config, clock=clock) as runner:
+        results = runner.run(
+            chosen, due_only=not (force or only), on_start=on_start, on_result=on_result
         )
-        for source in config.sources:
-            if only and source.id not in only:
-                continue
-            state = store.source(source.id)
-            if not (force or only) and not is_due(source, state, clock()):
-                continue
-            result = run_source(source, context, state)
-            log_result(result)
-            results.append(result)
-        delivery = deliver(config, store, clock)
-        if delivery.sent or delivery.failed or delivery.dropped:
-            logger.info(
-                "notifications: %d sent, %d failed, %d dropped",
-                delivery.sent,
-                delivery.failed,
-                delivery.dropped,
-            )
+        delivery = deliver(config, runner.store, clock)
+    if delivery.sent or delivery.failed or delivery.dropped:
+        logger.info(
+            "notifications: %d sent, %d failed, %d dropped",
+            delivery.sent,
+            delivery.failed,
+            delivery.dropped,
+        )
     return results
 
 
@@ -145,13 +294,33 @@ def _failed(
     return SourceResult(source_id=source.id, status=Status.FAILED, error=message)
 
 
-def _config_digest(source: Source) -> str:
-    return hashlib.sha256(repr(source).encode()).hexdigest()[:16]
+def _config_digest(source: Source, settings: Settings) -> str:
+    """The config a source's extraction and feeds depend on."""
+    published = (settings.base_url, settings.max_items)
+    return hashlib.sha256(repr((source, published)).encode()).hexdigest()[:16]
 
 
-def _page_digest(fetched: Fetched, source: Source) -> str:
+def _page_digest(fetched: Fetched, config_digest: str) -> str:
     """ "<config>:<page>": the same page read with a changed config (new selectors) is news."""
-    return f"{_config_digest(source)}:{hashlib.sha256(fetched.body).hexdigest()}"
+    return f"{config_digest}:{hashlib.sha256(fetched.body).hexdigest()}"
+
+
+class _NeedsFetch(Exception):
+    """Extraction in the process pool met a page that points elsewhere (an advertised feed)."""
+
+
+def _refuse_fetch(url: str, validators: Validators | None = None) -> Fetched | NotModified:
+    raise _NeedsFetch(url)
+
+
+def _harvest_offloaded(
+    source: Source, fetched: Fetched, now: datetime
+) -> tuple[Extracted, list[Item]] | None:
+    """Extraction in a pool process; None when it must fetch, which only the run can do."""
+    try:
+        return extract.normalized_items(source, fetched, now=now, fetch=_refuse_fetch)
+    except _NeedsFetch:
+        return None
 
 
 def _title(source: Source, state: SourceState | None, found: str | None = None) -> str:
@@ -180,12 +349,16 @@ class _SourceRun:
 
     def check(self) -> SourceResult:
         validators = self.state.validators if self.state else None
-        if validators and not (validators.digest or "").startswith(_config_digest(self.source)):
-            validators = None  # the config changed: a 304 would hide what it now extracts
+        config_digest = _config_digest(self.source, self.context.settings)
+        config_changed = validators is not None and not (validators.digest or "").startswith(
+            config_digest
+        )
+        if config_changed:
+            validators = None  # a 304 would hide what the changed config now extracts
         first = self.context.fetcher.get(self.source.url, validators)
         if isinstance(first, NotModified):
             return self._not_modified()
-        digest = _page_digest(first, self.source)
+        digest = _page_digest(first, config_digest)
         first = replace(first, validators=replace(first.validators, digest=digest))
         if validators is not None and validators.digest == first.validators.digest:
             # the same bytes: as good as a 304, but keep the server's new validators, if any
@@ -205,7 +378,17 @@ class _SourceRun:
             health=self.health,
             notifications=lambda changes: self._plan(feed_title, changes),
         )
-        self._publish(feed_title, extracted.site_url)
+        state = self.state
+        if (
+            changes.new
+            or changes.updated
+            or config_changed
+            or state is None
+            or state.unpublished
+            or (state.title, state.site_url) != (extracted.title, extracted.site_url)
+            or self._files_missing()
+        ):
+            self._publish(feed_title, extracted.site_url)
         return SourceResult(
             source_id=self.source.id,
             status=Status.OK,
@@ -228,14 +411,14 @@ class _SourceRun:
         self.store.record_not_modified(
             self.source, self.now, self.health, alerts, validators=validators
         )
-        settings = self.context.settings
-        missing = not all(
-            (settings.output_dir / f"{self.source.id}{s}").exists() for s in publish.SUFFIXES
-        )
-        if missing or (self.state is not None and self.state.unpublished):
+        if self._files_missing() or (self.state is not None and self.state.unpublished):
             # a 304 must not leave stored changes unpublished
             self._publish(feed_title, self.state.site_url if self.state else None)
         return SourceResult(source_id=self.source.id, status=Status.NOT_MODIFIED)
+
+    def _files_missing(self) -> bool:
+        output_dir = self.context.settings.output_dir
+        return not all((output_dir / f"{self.source.id}{s}").exists() for s in publish.SUFFIXES)
 
     def _harvest(self, first: Fetched) -> tuple[tuple[Item, ...], int, Extracted]:
         """Items of the first page, then of following pages while they are all new.
@@ -277,9 +460,15 @@ class _SourceRun:
 
     def _page(self, fetched: Fetched) -> tuple[Extracted, list[Item], int]:
         """One page or feed document: what was extracted, its usable items, how many skipped."""
-        extracted, items = extract.normalized_items(
-            self.source, fetched, now=self.now, fetch=self.context.fetcher.get
-        )
+        pool = self.context.offload.pool()
+        harvested = None
+        if pool is not None:
+            harvested = pool.submit(_harvest_offloaded, self.source, fetched, self.now).result()
+        if harvested is None:
+            harvested = extract.normalized_items(
+                self.source, fetched, now=self.now, fetch=self.context.fetcher.get
+            )
+        extracted, items = harvested
         return extracted, items, extracted.skipped + len(extracted.items) - len(items)
 
     def _with_fulltext(self, items: tuple[Item, ...]) -> tuple[Item, ...]:
@@ -300,8 +489,13 @@ class _SourceRun:
         site = site_url or self.source.url  # a feed's own website, else the watched page
         feed = publish.FeedInfo(id=self.source.id, title=feed_title, site_url=site)
         items = self.store.items(self.source.id, settings.max_items)
+        arguments = (feed, items, settings.output_dir, settings.base_url)
+        pool = self.context.offload.started
         try:
-            publish.write_feeds(feed, items, settings.output_dir, settings.base_url)
+            if pool is None:
+                publish.write_feeds(*arguments)
+            else:
+                pool.submit(publish.write_feeds, *arguments).result()
         except OSError as e:
             reason = e.strerror or str(e)
             raise PublishError(f"cannot write feeds in {settings.output_dir}: {reason}") from e

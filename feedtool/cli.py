@@ -11,10 +11,14 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from feedtool import __version__, config
 from feedtool.errors import ConfigError, FeedtoolError, UsageError
 from feedtool.model import SOURCE_TYPES, Config, Source, Status
+
+if TYPE_CHECKING:
+    from feedtool.progress import Progress
 
 logger = logging.getLogger("feedtool")
 
@@ -250,6 +254,12 @@ def _check(args: argparse.Namespace) -> int:
     return EXIT_FAILED if changed else EXIT_OK
 
 
+def _progress() -> Progress:
+    from feedtool.progress import Progress
+
+    return Progress(enabled=sys.stderr.isatty())
+
+
 def _run(args: argparse.Namespace) -> int:
     from feedtool.lock import AlreadyRunning, exclusive
     from feedtool.pipeline import run_all
@@ -257,8 +267,14 @@ def _run(args: argparse.Namespace) -> int:
     cfg = _load(args)
     _sources(cfg, args.source)
     try:
-        with exclusive(cfg.settings.state_dir):
-            results = run_all(cfg, only=args.source, force=args.force)
+        with exclusive(cfg.settings.state_dir), _progress() as progress:
+            results = run_all(
+                cfg,
+                only=args.source,
+                force=args.force,
+                on_start=progress.start,
+                on_result=progress.done,
+            )
     except AlreadyRunning as e:
         print(f"feedtool: another run holds {e}; nothing done", file=sys.stderr)
         return EXIT_OK

@@ -25,6 +25,7 @@ class Response:
     gzip: bool = False
     content_length: bool = True  # False: no Content-Length, the body ends when the socket closes
     fail_first: int = 0  # answer the first N requests to this path with 503
+    delay: float = 0.0  # seconds before answering
 
 
 class Site:
@@ -45,6 +46,7 @@ class Site:
                 if response is None:
                     self.send_error(404, "Not Found")
                     return
+                time.sleep(response.delay)
                 if attempt <= response.fail_first:
                     self.send_error(503, "Service Unavailable")
                     return

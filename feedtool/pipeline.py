@@ -21,20 +21,22 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, TypeVar, cast
+from datetime import datetime, timedelta
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from feedtool import extract, health, normalize, notify, publish
 from feedtool.errors import (
     EmptyPageError,
     FeedtoolError,
+    FetchError,
     PublishError,
     SourceError,
     StateError,
 )
 from feedtool.fetch import HttpFetcher
 from feedtool.model import (
+    MAX_HOLD,
     Changes,
     Config,
     Extracted,
@@ -57,7 +59,6 @@ from feedtool.store import Outbox, SourceState, Store
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-T = TypeVar("T")
 
 # Changed pages in one run before the process pool starts: below it, starting processes
 # costs more than it saves.
@@ -290,8 +291,14 @@ def _failed(
         source, before, outcome, now=now, remind_every=context.settings.remind_every
     )
     alerts = notify.plan_alert(source, _title(source, state), alert, message, now, context.targets)
-    context.store.record_failure(source, message, now, after, alerts)
+    wait = error.retry_after if isinstance(error, FetchError) else None
+    context.store.record_failure(source, message, now, after, alerts, not_before=_hold(now, wait))
     return SourceResult(source_id=source.id, status=Status.FAILED, error=message)
+
+
+def _hold(now: datetime, seconds: float | None) -> datetime | None:
+    """The earliest next check a server asked for (Retry-After, max-age), at most a day away."""
+    return now + timedelta(seconds=min(seconds, MAX_HOLD)) if seconds else None
 
 
 def _config_digest(source: Source, settings: Settings) -> str:
@@ -357,12 +364,12 @@ class _SourceRun:
             validators = None  # a 304 would hide what the changed config now extracts
         first = self.context.fetcher.get(self.source.url, validators)
         if isinstance(first, NotModified):
-            return self._not_modified()
+            return self._not_modified(fresh_for=first.fresh_for)
         digest = _page_digest(first, config_digest)
         first = replace(first, validators=replace(first.validators, digest=digest))
         if validators is not None and validators.digest == first.validators.digest:
             # the same bytes: as good as a 304, but keep the server's new validators, if any
-            return self._not_modified(first.validators)
+            return self._not_modified(first.validators, fresh_for=first.fresh_for)
         items, skipped, extracted = self._harvest(first)
         if self.source.fulltext:
             items = self._with_fulltext(items)
@@ -377,6 +384,7 @@ class _SourceRun:
             warning=extracted.warning,
             health=self.health,
             notifications=lambda changes: self._plan(feed_title, changes),
+            not_before=_hold(self.now, first.fresh_for),
         )
         state = self.state
         if (
@@ -403,13 +411,20 @@ class _SourceRun:
             self.source, feed_title, self.alert, None, self.now, targets
         ) + notify.plan_items(self.source, feed_title, changes, targets)
 
-    def _not_modified(self, validators: Validators | None = None) -> SourceResult:
+    def _not_modified(
+        self, validators: Validators | None = None, *, fresh_for: float | None
+    ) -> SourceResult:
         feed_title = _title(self.source, self.state)
         alerts = notify.plan_alert(
             self.source, feed_title, self.alert, None, self.now, self.context.targets
         )
         self.store.record_not_modified(
-            self.source, self.now, self.health, alerts, validators=validators
+            self.source,
+            self.now,
+            self.health,
+            alerts,
+            validators=validators,
+            not_before=_hold(self.now, fresh_for),
         )
         if self._files_missing() or (self.state is not None and self.state.unpublished):
             # a 304 must not leave stored changes unpublished

@@ -1,47 +1,61 @@
-"""When each source is due, and the daemon loop that checks them.
+"""When each source is due, and the daemon that checks them.
 
-Due times derive from the state database (last check, consecutive failures), so `run` from
-cron and the daemon agree, and a restart does not reset anyone's schedule.
+Due times derive from the state database (last check, consecutive failures, the server's
+not-before), so `run` from cron and the daemon agree, and a restart does not reset anyone's
+schedule. All of them are UTC.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import random
+import queue
 import signal
 import threading
+import zlib
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import schedule
 
 from feedtool import config
 from feedtool.errors import FeedtoolError, Interrupted, StateError
-from feedtool.fetch import HttpFetcher
 from feedtool.lock import AlreadyRunning, exclusive
-from feedtool.model import Config, Source, utc_now
+from feedtool.model import Config, Source, SourceResult, Status, utc_now
 from feedtool.store import SourceState, Store
+
+if TYPE_CHECKING:
+    from feedtool.pipeline import Runner
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT = "daemon.heartbeat"
 
 MAX_BACKOFF = 6 * 3600  # a failing source is still retried at least this often
+JITTER = 0.05  # the daemon spreads each source's checks over up to 5 % of its interval
+
+Finished = tuple[Source, Future[SourceResult]]  # a check the planner has yet to look at
 
 
 def due_at(source: Source, state: SourceState | None) -> datetime | None:
     """When the source is next due; None when it has never been checked (due now).
 
-    A failing source backs off exponentially: interval, 2x, 4x ... up to MAX_BACKOFF (or its
-    own interval, when that is longer).
+    Never before the server's `not_before` (Retry-After, Cache-Control max-age; the pipeline
+    caps it at a day). A failing source backs off exponentially: interval, 2x, 4x ... up to
+    MAX_BACKOFF (or its own interval, when that is longer).
     """
     if state is None or state.last_check is None:
-        return None
+        return state.not_before if state is not None else None
     delay = source.interval
     if state.failures > 1:
         delay = min(source.interval * 2 ** (state.failures - 1), max(source.interval, MAX_BACKOFF))
-    return state.last_check + timedelta(seconds=delay)
+    due = state.last_check + timedelta(seconds=delay)
+    if state.not_before is not None and state.not_before > due:
+        return state.not_before
+    return due
 
 
 def is_due(source: Source, state: SourceState | None, now: datetime) -> bool:
@@ -50,39 +64,75 @@ def is_due(source: Source, state: SourceState | None, now: datetime) -> bool:
     return due is None or due <= now
 
 
+def jitter(source: Source, state: SourceState | None) -> timedelta:
+    """The daemon's delay past `due_at`: up to JITTER of the interval, so that sources added
+    together (or all due at a restart) drift apart instead of hitting the network in step.
+
+    Pseudo-random from the source and its last check rather than from `random`: the daemon
+    plans afresh from the database after every check and needs the same value on every pass
+    for one due time, without remembering anything per source. A source never checked has
+    none: it is due at once.
+    """
+    if state is None or state.last_check is None:
+        return timedelta(0)
+    seed = zlib.crc32(f"{source.id}@{state.last_check.isoformat()}".encode())
+    return timedelta(seconds=source.interval * JITTER * seed / 2**32)
+
+
 class Daemon:
     """`feedtool daemon`: each source on its own interval, notifications on their own timer.
 
+    Three kinds of threads:
+
+    - the main thread plans: it reads every source's state in one query, submits the due
+      ones that are not already being checked to a `pipeline.Runner` (the pool `run` uses),
+      then sleeps on `wake` until the next due time. Signals and every finished check set
+      `wake`, so it neither polls nor misses anything;
+    - the runner's workers check sources; a server that never answers holds one worker until
+      the fetch deadline, nothing else;
+    - the timer thread touches the heartbeat and delivers the notification outbox, on fixed
+      periods (`schedule`) and whenever a check may have queued something, with its own
+      database connection: a hung source cannot stall either.
+
     It holds the run lock for its whole life, so a `feedtool run` from cron beside it steps
-    aside instead of doubling the work. SIGTERM/SIGINT stop it within seconds (a fetch in
-    progress is abandoned, nothing of it stored) and exit 0; SIGHUP reloads the config,
+    aside instead of doubling the work. SIGTERM/SIGINT stop it within seconds (fetches in
+    progress are abandoned, nothing of them stored) and exit 0; SIGHUP reloads the config,
     keeping the old one if the new one is bad.
     """
 
-    TICK = 0.2  # seconds between looks at the schedule: bounds how long a stop takes
     NOTIFY_EVERY = 60
     HEARTBEAT_EVERY = 30
+    # The longest the planner sleeps even with nothing due: waits run on the monotonic clock,
+    # due times on the wall clock, which NTP or a resumed VM may step.
+    MAX_SLEEP = 600.0
+    TIMER_GRACE = 5.0  # seconds a stopping daemon waits for a delivery in progress
 
     def __init__(self, config_path: Path, clock: Callable[[], datetime] = utc_now) -> None:
         self.config_path = config_path
         self.clock = clock
-        self.stop = threading.Event()  # also aborts a fetch in progress
-        self.reload_requested = False
         self.config: Config = config.load(config_path)
-        self.scheduler = schedule.Scheduler()
+        self.stop = threading.Event()  # also aborts the fetches in progress
+        self.wake = threading.Event()  # the planner's: a signal, or a finished check
+        self.reload_requested = False
+        self._deliver_now = threading.Event()  # the timer's: a check queued notifications
+        self._in_flight: dict[str, Future[SourceResult]] = {}
+        self._finished: queue.SimpleQueue[Finished] = queue.SimpleQueue()
+        self._held: dict[str, datetime] = {}  # sources whose check failed for every source
 
     def run(self) -> int:
-        settings = self.config.settings
+        state_dir = self.config.settings.state_dir
         try:
-            with exclusive(settings.state_dir):
+            with exclusive(state_dir):
                 self._install_signals()
-                self._plan()
-                logger.info("daemon: watching %d sources", len(self.config.sources))
-                while not self.stop.is_set():
-                    if self.reload_requested:
-                        self._reload()
-                    self.scheduler.run_pending()
-                    self.stop.wait(self.TICK)
+                self._heartbeat()  # after the handlers: a heartbeat means SIGTERM is safe
+                timer = threading.Thread(target=self._timer, name="feedtool-timer", daemon=True)
+                timer.start()
+                try:
+                    self._plan_forever()
+                finally:
+                    self.stop.set()
+                    self._deliver_now.set()
+                    timer.join(self.TIMER_GRACE)
         except AlreadyRunning as e:
             raise StateError(f"another feedtool run or daemon holds {e}") from None
         logger.info("daemon: stopped")
@@ -91,90 +141,184 @@ class Daemon:
     def _install_signals(self) -> None:
         def stop(signum: int, frame: object) -> None:
             self.stop.set()
+            self.wake.set()
 
         def reload(signum: int, frame: object) -> None:
             self.reload_requested = True
+            self.wake.set()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, reload)
 
-    def _plan(self) -> None:
-        """(Re)build the schedule: sources due now run on the first tick, others when due."""
-        self.scheduler.clear()
-        settings = self.config.settings
-        with Store.open(settings.state_dir) as store:
-            states = {state.id: state for state in store.sources()}
-        now = self.clock()
-        for source in self.config.sources:
-            jitter = source.interval // 20  # 5 %: none for intervals under 20 s
-            job = self.scheduler.every(source.interval).to(source.interval + jitter).seconds
-            job.do(self._guarded, self._check, source.id)
-            due = due_at(source, states.get(source.id))
-            wait = 0.0 if due is None else max(0.0, (due - now).total_seconds())
-            if wait:  # spread what is due later; what is due now runs on the first tick
-                wait += random.uniform(0, jitter)
-            job.next_run = datetime.now() + timedelta(seconds=wait)
-            first = (now + timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M:%S UTC")
-            logger.info("daemon: %s every %ss, next check %s", source.id, source.interval, first)
-        self.scheduler.every(self.NOTIFY_EVERY).seconds.do(self._guarded, self._deliver)
-        self.scheduler.every(self.HEARTBEAT_EVERY).seconds.do(self._guarded, self._heartbeat)
-        self._heartbeat()
+    # --- the planner (main thread) --------------------------------------------------------------
 
-    def _reload(self) -> None:
+    def _plan_forever(self) -> None:
+        runner = self._runner()
+        logger.info("daemon: watching %d sources", len(self.config.sources))
+        try:
+            while True:
+                self.wake.clear()  # before looking: a check finishing from now on wakes us
+                if self.stop.is_set():
+                    break
+                if self.reload_requested:
+                    runner = self._reload(runner)
+                self._collect()
+                try:
+                    wait = self._plan(runner)
+                except FeedtoolError as e:  # the state database: try again a bit later
+                    logger.error("daemon: %s", e)
+                    wait = float(self.NOTIFY_EVERY)
+                self.wake.wait(min(wait, self.MAX_SLEEP) if wait is not None else self.MAX_SLEEP)
+        finally:
+            self.stop.set()  # however we leave: cut the checks in progress short
+            runner.close()
+            self._collect()
+
+    def _runner(self) -> Runner:
+        from feedtool.pipeline import Runner
+
+        return Runner(self.config, clock=self.clock, stop=self.stop, offload_after=None)
+
+    def _plan(self, runner: Runner) -> float | None:
+        """Submit every due source not being checked; seconds until the next one is due."""
+        states = {state.id: state for state in runner.context.store.sources()}
+        now = self.clock()
+        soonest: datetime | None = None
+        for source in self.config.sources:
+            if source.id in self._in_flight:
+                continue  # planned again when its check is over
+            state = states.get(source.id)
+            due = due_at(source, state)
+            due = now if due is None else due + jitter(source, state)
+            held = self._held.get(source.id)
+            if held is not None and held > due:
+                due = held
+            if due <= now:
+                self._submit(runner, source)
+            elif soonest is None or due < soonest:
+                soonest = due
+        return None if soonest is None else (soonest - now).total_seconds()
+
+    def _submit(self, runner: Runner, source: Source) -> None:
+        self._held.pop(source.id, None)
+        future = runner.submit(source)
+        self._in_flight[source.id] = future
+        future.add_done_callback(functools.partial(self._on_done, source))
+
+    def _on_done(self, source: Source, future: Future[SourceResult]) -> None:
+        """In the worker thread (or the planner's, on cancel): hand the result to the planner."""
+        self._finished.put((source, future))
+        self.wake.set()
+
+    def _collect(self) -> None:
+        """Log the finished checks, and let the timer deliver what they queued."""
+        while True:
+            try:
+                source, future = self._finished.get_nowait()
+            except queue.Empty:
+                return
+            del self._in_flight[source.id]
+            if future.cancelled():  # queued behind others at a reload or stop: planned again
+                continue
+            self._report(source, future)
+
+    def _report(self, source: Source, future: Future[SourceResult]) -> None:
+        from feedtool.pipeline import log_result
+
+        try:
+            result = future.result()
+        except Interrupted:
+            logger.info("daemon: %s: stopped in the middle of its check", source.id)
+            return
+        except Exception as e:  # StateError, PublishError: concern every source
+            # Nothing was recorded, so the source is still due: without a hold it would be
+            # checked again at once, failing in a loop. Retry it on its interval instead.
+            self._held[source.id] = self.clock() + timedelta(seconds=source.interval)
+            if isinstance(e, FeedtoolError):
+                logger.error("daemon: %s: %s", source.id, e)
+            else:
+                logger.error("daemon: %s: check failed", source.id, exc_info=e)
+            return
+        log_result(result)
+        if result.status is not Status.NOT_MODIFIED:  # new items or a health alert, perhaps
+            self._deliver_now.set()
+
+    def _reload(self, runner: Runner) -> Runner:
+        """The new config with a new runner once the checks in progress are over; or, if the
+        new config is bad, the old one as it was."""
         self.reload_requested = False
         try:
             new = config.load(self.config_path)
         except Exception as e:  # whatever is wrong with the new file, the old config stands
             logger.error("daemon: config not reloaded, keeping the old one: %s", e)
-            return
+            return runner
         if new.settings.state_dir != self.config.settings.state_dir:
             logger.error("daemon: state_dir cannot change on reload; restart the daemon")
-            return
+            return runner
+        runner.close()  # waits for the checks in progress (bounded by the fetch deadline)
+        self._collect()
         self.config = new
-        self._plan()
+        runner = self._runner()
         logger.info("daemon: config reloaded, %d sources", len(new.sources))
+        return runner
+
+    # --- the timer thread -----------------------------------------------------------------------
+
+    def _timer(self) -> None:
+        """Heartbeat and delivery on fixed periods, plus delivery when `_deliver_now` is set.
+
+        `schedule` keeps its times in naive local time: when the local clock goes back (the
+        end of summer time) its jobs would wait an extra hour. A wait longer than any period
+        gives that away, and running every job at once puts them back on the new clock.
+        """
+        try:
+            store = Store.open(self.config.settings.state_dir)
+        except StateError as e:
+            logger.error("daemon: notifications not delivered: %s", e)
+            store = None
+        scheduler = schedule.Scheduler()
+        scheduler.every(self.HEARTBEAT_EVERY).seconds.do(self._guarded, self._heartbeat)
+        if store is not None:
+            scheduler.every(self.NOTIFY_EVERY).seconds.do(self._guarded, self._deliver, store)
+        longest = max(self.HEARTBEAT_EVERY, self.NOTIFY_EVERY)
+        try:
+            while not self.stop.is_set():
+                idle = scheduler.idle_seconds or 0.0
+                if idle > longest:
+                    scheduler.run_all()
+                    continue
+                if self._deliver_now.wait(max(0.0, idle)) and not self.stop.is_set():
+                    self._deliver_now.clear()  # before delivering: a later check asks again
+                    if store is not None:
+                        self._guarded(self._deliver, store)
+                scheduler.run_pending()
+        finally:
+            if store is not None:
+                store.close()
 
     def _guarded(self, job: Callable[..., object], *args: object) -> None:
-        """A failing job must not escape run_pending: schedule would re-run it every tick."""
+        """A failing job must not escape the timer thread: heartbeats would end with it."""
         if self.stop.is_set():
             return
         try:
             job(*args)
-        except Interrupted:
-            logger.info("daemon: stopping in the middle of a check")
         except FeedtoolError as e:
             logger.error("daemon: %s", e)
         except Exception:
             logger.exception("daemon: job failed")
 
-    def _check(self, source_id: str) -> None:
-        from feedtool.pipeline import Context, deliver, log_result, run_source
-
-        source = self.config.source(source_id)
-        settings = self.config.settings
-        with (
-            HttpFetcher.for_settings(settings, stop=self.stop) as fetcher,
-            Store.open(settings.state_dir) as store,
-        ):
-            state = store.source(source_id)
-            if not is_due(source, state, self.clock()):
-                return  # backing off after failures
-            context = Context(
-                store=store,
-                fetcher=fetcher,
-                settings=settings,
-                targets=self.config.notify,
-                clock=self.clock,
-            )
-            log_result(run_source(source, context, state))
-            deliver(self.config, store, self.clock)
-
-    def _deliver(self) -> None:
+    def _deliver(self, store: Store) -> None:
         from feedtool.pipeline import deliver
 
-        with Store.open(self.config.settings.state_dir) as store:
-            deliver(self.config, store, self.clock)
+        delivery = deliver(self.config, store, self.clock)
+        if delivery.sent or delivery.failed or delivery.dropped:
+            logger.info(
+                "notifications: %d sent, %d failed, %d dropped",
+                delivery.sent,
+                delivery.failed,
+                delivery.dropped,
+            )
 
     def _heartbeat(self) -> None:
         path = self.config.settings.state_dir / HEARTBEAT

@@ -2,18 +2,26 @@
 
 WAL mode, foreign keys on, schema versioned with PRAGMA user_version. Every change a run makes
 to one source happens in one transaction, so a crash leaves either all of it or none.
+
+Each worker thread opens its own Store (its own connection) on the same database: readers never
+wait, writers take SQLite's write lock up front (BEGIN IMMEDIATE) and queue for it for up to
+30 s. A source keeps at most `keep_items` items; the keys of older ones live on as tombstones
+(see Store.apply) so that an item pruned from state is still not new when it shows up again.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from feedtool.errors import StateError
 from feedtool.model import (
@@ -22,12 +30,14 @@ from feedtool.model import (
     Item,
     Pending,
     Queued,
+    Selectors,
     Source,
     StoredItem,
     Validators,
 )
 
 DB_NAME = "feedtool.sqlite3"
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock
 
 # Each entry migrates from version i to i + 1; never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -88,7 +98,29 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE sources ADD COLUMN unpublished INTEGER NOT NULL DEFAULT 1;",
     "ALTER TABLE sources ADD COLUMN digest TEXT;",
     "ALTER TABLE sources ADD COLUMN site_url TEXT;  -- a feed source's own website",
+    # The earliest next check the server asked for (Retry-After, Cache-Control max-age).
+    "ALTER TABLE sources ADD COLUMN not_before TEXT;",
+    # JSON of the selectors automatic detection found: the next run need not detect again.
+    "ALTER TABLE sources ADD COLUMN learned TEXT;",
+    # Keys of items pruned beyond keep_items, so one that shows up again is not new.
+    """
+    CREATE TABLE pruned (
+        source_id TEXT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        key       TEXT NOT NULL,
+        last_seen TEXT NOT NULL,  -- when pruned, or last shown on the page since
+        PRIMARY KEY (source_id, key)
+    ) WITHOUT ROWID;
+    CREATE INDEX pruned_oldest ON pruned (source_id, last_seen);
+    """,
+    # The whole order of items() and pruning, ties included: walked, never sorted.
+    """
+    DROP INDEX items_newest;
+    CREATE INDEX items_order ON items (source_id, published DESC, first_seen DESC, position, key);
+    """,
 )
+
+# Tombstones kept per source, as a multiple of its keep_items (see Store._prune).
+TOMBSTONES_PER_ITEM = 10
 
 
 def utc_text(value: datetime) -> str:
@@ -101,6 +133,16 @@ def utc_value(text: str) -> datetime:
 
 def _opt_value(text: str | None) -> datetime | None:
     return utc_value(text) if text else None
+
+
+class Keep(enum.Enum):
+    """The type of KEEP."""
+
+    KEEP = "keep"
+
+
+KEEP: Final = Keep.KEEP
+"""`Store.apply(learned=KEEP)`: leave the stored value as it is."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +163,8 @@ class SourceState:
     health: Health
     unpublished: bool
     item_count: int
+    not_before: datetime | None = None  # no check before this, the server asked
+    learned: Selectors | None = None  # what automatic detection found on an earlier run
 
 
 class Store:
@@ -130,14 +174,17 @@ class Store:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            # worker threads open a Store each, or share one making one call at a time
+            self.db = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
         except (sqlite3.Error, OSError) as e:
             raise StateError(f"state database {path}: {e}") from e
         try:
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA foreign_keys = ON")
             if migrate:
-                self.db.execute("PRAGMA journal_mode = WAL")
+                self._wal()
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
             elif self._version() != len(MIGRATIONS):
@@ -171,6 +218,20 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _wal(self) -> None:
+        """Switch to WAL (it sticks to the file). While a new database is still in rollback
+        mode, another Store opening it at the same moment makes SQLite refuse the switch with
+        "database is locked" at once, without the busy timeout: wait here instead."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _migrate(self) -> None:
         """Bring the schema up to date, one migration per transaction.
@@ -237,14 +298,19 @@ class Store:
         health: Health,
         queued: Sequence[Queued] = (),
         validators: Validators | None = None,
+        *,
+        not_before: datetime | None = None,
     ) -> None:
-        """A successful check that found the page unchanged (a 304, or the same bytes)."""
+        """A successful check that found the page unchanged (a 304, or the same bytes).
+
+        `not_before`: the earliest next check the server asked for; None clears it.
+        """
         with self.transaction():
             self._ensure_source(source)
             self.db.execute(
                 "UPDATE sources SET last_check = ?, last_success = ?, last_error = NULL,"
-                " failures = 0, new_last_run = 0 WHERE id = ?",
-                (utc_text(now), utc_text(now), source.id),
+                " failures = 0, new_last_run = 0, not_before = ? WHERE id = ?",
+                (utc_text(now), utc_text(now), _opt_text(not_before), source.id),
             )
             if validators is not None:
                 self._set_validators(source.id, validators)
@@ -258,14 +324,20 @@ class Store:
         now: datetime,
         health: Health | None = None,
         queued: Sequence[Queued] = (),
+        *,
+        not_before: datetime | None = None,
     ) -> None:
-        """Count a failed run, with the health change and alerts it causes."""
+        """Count a failed run, with the health change and alerts it causes.
+
+        `not_before`: the earliest next check the server asked for (a 429 or 503 with
+        Retry-After); None clears it.
+        """
         with self.transaction():
             self._ensure_source(source)
             self.db.execute(
                 "UPDATE sources SET last_check = ?, last_error = ?, failures = failures + 1,"
-                " new_last_run = 0 WHERE id = ?",
-                (utc_text(now), error, source.id),
+                " new_last_run = 0, not_before = ? WHERE id = ?",
+                (utc_text(now), error, _opt_text(not_before), source.id),
             )
             if health is not None:
                 self._set_health(source.id, health)
@@ -276,6 +348,18 @@ class Store:
             "UPDATE sources SET etag = ?, last_modified = ?, digest = ? WHERE id = ?",
             (validators.etag, validators.last_modified, validators.digest, source_id),
         )
+
+    def set_learned(self, source_id: str, selectors: Selectors | None) -> None:
+        """Remember (or, with None, forget) the selectors detected for a stored source, in a
+        transaction of its own; within a run, pass `learned=` to apply instead."""
+        with self.transaction():
+            self._set_learned(source_id, selectors)
+
+    def _set_learned(self, source_id: str, selectors: Selectors | None) -> None:
+        text = (
+            None if selectors is None else json.dumps(dataclasses.asdict(selectors), sort_keys=True)
+        )
+        self.db.execute("UPDATE sources SET learned = ? WHERE id = ?", (text, source_id))
 
     def mark_published(self, source_id: str) -> None:
         with self.transaction():
@@ -290,7 +374,7 @@ class Store:
     # --- items ---------------------------------------------------------------------------------
 
     def known_keys(self, source_id: str, keys: Sequence[str]) -> set[str]:
-        """Which of these item keys the source already has."""
+        """Which of these item keys the source already has, pruned ones included."""
         return set(self._hashes(source_id, keys))
 
     def apply(
@@ -305,12 +389,21 @@ class Store:
         warning: str | None = None,
         health: Health | None = None,
         notifications: Callable[[Changes], Sequence[Queued]] | None = None,
+        not_before: datetime | None = None,
+        learned: Selectors | Keep | None = KEEP,
     ) -> Changes:
         """Store one successful run of a source in one transaction.
 
         New items are inserted; known items whose content changed are updated in place (their
         first-seen time never changes); `notifications(changes)` returns the outbox rows to queue
         in the same transaction, so an item is never stored without its alerts.
+
+        Then the source is pruned to its newest `source.keep_items` items (see _prune); a pruned
+        key that shows up again counts as seen: neither new nor updated.
+
+        `not_before`: the earliest next check the server asked for; None clears it.
+        `learned`: the selectors automatic detection found, to remember; None forgets them (the
+        source has selectors of its own now, or is a feed); KEEP, the default, leaves them.
         """
         with self.transaction():
             self._ensure_source(source)
@@ -321,24 +414,34 @@ class Store:
             existing = self._hashes(source.id, [item.key for item in items])
             new: list[Item] = []
             updated: list[Item] = []
+            resighted: list[str] = []
             seen = 0
             for position, item in enumerate(_unique(items)):
-                old_hash = existing.get(item.key)
-                if old_hash is None:
+                if item.key not in existing:
                     self._insert(source.id, item, position, now)
                     new.append(item)
+                    continue
+                old_hash = existing[item.key]
+                if old_hash is None:
+                    resighted.append(item.key)
+                    seen += 1
                 elif old_hash != item.content_hash:
                     self._update(source.id, item, now)
                     updated.append(item)
                 else:
                     seen += 1
+            self.db.executemany(
+                "UPDATE pruned SET last_seen = ? WHERE source_id = ? AND key = ?",
+                [(utc_text(now), source.id, key) for key in resighted],
+            )
+            self._prune(source.id, source.keep_items, now)
             changes = Changes(
                 new=tuple(new), updated=tuple(updated), seen=seen, first_run=first_run
             )
             self.db.execute(
                 "UPDATE sources SET title = ?, site_url = ?, last_check = ?,"
                 " last_success = ?, last_error = NULL, warning = ?, failures = 0,"
-                " new_last_run = ?, initialized = 1, unpublished = 1,"
+                " new_last_run = ?, initialized = 1, unpublished = 1, not_before = ?,"
                 " last_items_at = CASE WHEN ? THEN ? ELSE last_items_at END WHERE id = ?",
                 (
                     title,
@@ -347,29 +450,72 @@ class Store:
                     utc_text(now),
                     warning,
                     len(new),
+                    _opt_text(not_before),
                     bool(items),
                     utc_text(now),
                     source.id,
                 ),
             )
             self._set_validators(source.id, validators)
+            if not isinstance(learned, Keep):
+                self._set_learned(source.id, learned)
             if health is not None:
                 self._set_health(source.id, health)
             if notifications is not None:
                 self._queue(source.id, notifications(changes), now)
             return changes
 
-    def _hashes(self, source_id: str, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys[start : start + 500])
+    def _hashes(self, source_id: str, keys: Sequence[str]) -> dict[str, str | None]:
+        """The content hash of each stored key, None for a pruned one: one query per page
+        (chunks of 400 keys keep within SQLite's old limit of 999 parameters)."""
+        found: dict[str, str | None] = {}
+        for start in range(0, len(keys), 400):
+            chunk = list(keys[start : start + 400])
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
-                f"SELECT key, content_hash FROM items WHERE source_id = ? AND key IN ({marks})",
-                (source_id, *chunk),
+                f"SELECT key, content_hash FROM items WHERE source_id = ? AND key IN ({marks})"
+                " UNION ALL"
+                f" SELECT key, NULL FROM pruned WHERE source_id = ? AND key IN ({marks})",
+                (source_id, *chunk, source_id, *chunk),
             )
             found.update((row[0], row[1]) for row in rows)
         return found
+
+    def _prune(self, source_id: str, keep: int, now: datetime) -> None:
+        """Delete the items beyond the newest `keep`, leaving a tombstone for each key.
+
+        How long a tombstone lasts: a source keeps its newest TOMBSTONES_PER_ITEM * keep
+        tombstones, newest by when the key was pruned or last shown on the page since (apply
+        refreshes that); older ones are dropped. So an item still on the page (a pinned post
+        with an old date) is never forgotten, and one that left it is forgotten only once the
+        source has pruned ten times keep_items other items since: years for a source with a
+        few items a day, days only for a firehose. Memory stays bounded by keep_items.
+
+        The cost does not grow with the database: both lookups walk one source's index.
+        Pending notifications of a pruned item stay deliverable: the outbox keeps its own
+        payload and has no foreign key to items.
+        """
+        doomed = [
+            (source_id, row[0])
+            for row in self.db.execute(
+                "SELECT key FROM items WHERE source_id = ?"
+                f" ORDER BY {_ITEM_ORDER} LIMIT -1 OFFSET ?",
+                (source_id, keep),
+            )
+        ]
+        if not doomed:
+            return
+        self.db.executemany(
+            "INSERT INTO pruned (source_id, key, last_seen) VALUES (?, ?, ?)"
+            " ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen",
+            [(*row, utc_text(now)) for row in doomed],
+        )
+        self.db.executemany("DELETE FROM items WHERE source_id = ? AND key = ?", doomed)
+        self.db.execute(
+            "DELETE FROM pruned WHERE source_id = ? AND key IN (SELECT key FROM pruned"
+            " WHERE source_id = ? ORDER BY last_seen DESC, key DESC LIMIT -1 OFFSET ?)",
+            (source_id, source_id, TOMBSTONES_PER_ITEM * keep),
+        )
 
     def _insert(self, source_id: str, item: Item, position: int, now: datetime) -> None:
         self.db.execute(
@@ -418,8 +564,7 @@ class Store:
     def items(self, source_id: str, limit: int) -> list[StoredItem]:
         """The newest items of a source, as published."""
         rows = self.db.execute(
-            "SELECT * FROM items WHERE source_id = ?"
-            " ORDER BY published DESC, first_seen DESC, position ASC, key ASC LIMIT ?",
+            f"SELECT * FROM items WHERE source_id = ? ORDER BY {_ITEM_ORDER} LIMIT ?",
             (source_id, limit),
         )
         return [
@@ -484,6 +629,10 @@ def _opt_text(value: datetime | None) -> str | None:
     return utc_text(value) if value else None
 
 
+# Newest first; the items_order index holds exactly this order.
+_ITEM_ORDER = "published DESC, first_seen DESC, position ASC, key ASC"
+
+
 _SOURCE_QUERY = (
     "SELECT s.*, (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS item_count"
     " FROM sources s"
@@ -513,7 +662,20 @@ def _source_state(row: sqlite3.Row) -> SourceState:
         ),
         unpublished=bool(row["unpublished"]),
         item_count=row["item_count"],
+        not_before=_opt_value(row["not_before"]),
+        learned=_selectors(row["learned"]),
     )
+
+
+def _selectors(text: str | None) -> Selectors | None:
+    """Learned selectors from their JSON; None if they no longer fit the model (a field gone
+    or added since they were stored): detection then simply runs again."""
+    if not text:
+        return None
+    try:
+        return Selectors(**json.loads(text))
+    except (ValueError, TypeError):
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,8 +12,8 @@ import pytest
 
 from feedtool import normalize
 from feedtool.errors import StateError
-from feedtool.model import Changes, Health, Item, Queued, RawItem, Source, Validators
-from feedtool.store import DB_NAME, MIGRATIONS, Store
+from feedtool.model import Changes, Health, Item, Queued, RawItem, Selectors, Source, Validators
+from feedtool.store import DB_NAME, KEEP, MIGRATIONS, Keep, Outbox, Store
 
 PAGE = "https://example.org/news/"
 SOURCE = Source(id="news", url=PAGE)
@@ -35,8 +36,8 @@ def item(
     return result
 
 
-def apply(store: Store, items: list[Item], now: datetime = T0) -> Changes:
-    return store.apply(SOURCE, items, now=now, validators=Validators(), title="News")
+def apply(store: Store, items: list[Item], now: datetime = T0, source: Source = SOURCE) -> Changes:
+    return store.apply(source, items, now=now, validators=Validators(), title="News")
 
 
 def rows(store: Store) -> list[sqlite3.Row]:
@@ -252,3 +253,297 @@ def test_record_failure_counts_failures_in_a_row_and_success_resets(store: Store
     assert failures(store) == (1, "timed out")
     store.record_not_modified(SOURCE, T0 + 6 * HOUR, Health())  # a 304 is a success too
     assert failures(store) == (0, None)
+
+
+# --- bounded state: keep_items and tombstones --------------------------------------------------
+
+KEEP_3 = Source(id="news", url=PAGE, keep_items=3)
+
+
+def dated(n: int) -> Item:
+    """Item n, published on day n of December 2024: a higher n is newer."""
+    return item(f"Item {n}", f"/news/{n}/", f"{n:02d}.12.2024")
+
+
+def titles(store: Store) -> list[str]:
+    return [s.title for s in store.items("news", 100)]
+
+
+def alert_each_new_item(changes: Changes) -> list[Queued]:
+    return [
+        Queued(target="t", kind="item", subject=i.key, payload={"title": i.title})
+        for i in changes.new
+    ]
+
+
+def test_a_source_keeps_its_newest_items_and_a_pruned_one_coming_back_is_not_new(
+    store: Store,
+) -> None:
+    def run(items: list[Item], now: datetime) -> Changes:
+        return store.apply(
+            KEEP_3,
+            items,
+            now=now,
+            validators=Validators(),
+            title="News",
+            notifications=alert_each_new_item,
+        )
+
+    run([dated(1), dated(2), dated(3)], T0)
+    run([dated(2), dated(3), dated(4), dated(5)], T0 + HOUR)
+    assert titles(store) == ["Item 5", "Item 4", "Item 3"]
+    queued = store.db.execute("SELECT COUNT(*) FROM notifications").fetchone()[0]
+
+    back = run([dated(n) for n in range(1, 6)], T0 + 2 * HOUR)
+
+    assert (back.new, back.updated, back.seen) == ((), (), 5)
+    assert titles(store) == ["Item 5", "Item 4", "Item 3"]
+    assert store.db.execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == queued == 5
+    assert store.known_keys("news", [dated(1).key, dated(2).key]) == {dated(1).key, dated(2).key}
+    state = store.source("news")
+    assert state is not None
+    assert state.item_count == 3
+
+
+def test_pruning_follows_the_feed_order_date_then_first_seen_then_place_on_page(
+    store: Store,
+) -> None:
+    same_day = [item(f"Item {n}", f"/news/{n}/") for n in "abcd"]
+    apply(store, same_day, T0, KEEP_3)
+    assert titles(store) == ["Item a", "Item b", "Item c"]  # d, last on the page, went
+
+    apply(store, [item("Item e", "/news/e/")], T0 + HOUR, KEEP_3)  # same date, seen later
+    assert titles(store) == ["Item e", "Item a", "Item b"]
+
+
+def test_a_pending_notification_of_a_pruned_item_is_still_delivered(store: Store) -> None:
+    keep_1 = Source(id="news", url=PAGE, keep_items=1)
+    store.apply(
+        keep_1,
+        [dated(1)],
+        now=T0,
+        validators=Validators(),
+        title="News",
+        notifications=alert_each_new_item,
+    )
+    apply(store, [dated(2)], T0 + HOUR, keep_1)
+    assert titles(store) == ["Item 2"]
+
+    due = Outbox(store).due(T0 + 2 * HOUR)
+
+    assert [(p.kind, p.payload) for p in due] == [("item", {"title": "Item 1"})]
+
+
+def test_tombstones_are_capped_and_a_key_still_on_the_page_is_never_forgotten(
+    store: Store,
+) -> None:
+    keep_1 = Source(id="news", url=PAGE, keep_items=1)  # so 10 tombstones
+    for n in range(1, 12):  # 11 items: 1 kept, 10 tombstones
+        apply(store, [dated(n)], T0 + n * HOUR, keep_1)
+    apply(store, [dated(12), dated(1)], T0 + 12 * HOUR, keep_1)  # 1 shows up again
+    apply(store, [dated(13)], T0 + 13 * HOUR, keep_1)
+
+    known = store.known_keys(keep_1.id, [dated(n).key for n in range(1, 14)])
+
+    # 12 pruned, 10 tombstones kept: the two oldest by last sighting are forgotten, not 1
+    assert {n for n in range(1, 14) if dated(n).key not in known} == {2, 3}
+    assert [i.title for i in apply(store, [dated(2)], T0 + 14 * HOUR, keep_1).new] == ["Item 2"]
+
+
+# --- the hot path at scale ---------------------------------------------------------------------
+
+
+def test_a_runs_store_work_reads_by_index_only(store: Store) -> None:
+    """No statement of a run's store work scans a table: its cost must not grow with the
+    number of items other sources hold. Dedupe is one query per page."""
+    apply(store, [dated(n) for n in range(1, 6)], T0, Source(id="other", url=PAGE))
+    apply(store, [dated(n) for n in range(1, 21)], T0, KEEP_3)
+    page = [dated(n) for n in range(2, 22)]  # 1 new, 2 kept, 17 pruned earlier
+    statements: list[str] = []
+
+    store.db.set_trace_callback(statements.append)
+    store.source("news")
+    store.known_keys("news", [i.key for i in page])
+    changes = apply(store, page, T0 + HOUR, KEEP_3)
+    store.items("news", 50)
+    store.sources()  # status: every source with its item count
+    store.db.set_trace_callback(None)
+
+    assert (len(changes.new), changes.seen) == (1, 19)
+    assert sum("content_hash FROM items" in sql for sql in statements) == 2
+    plans = {
+        sql: [row[3] for row in store.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        for sql in statements
+        if sql.split()[0].upper() not in ("BEGIN", "COMMIT", "PRAGMA")
+    }
+    assert any("DELETE FROM items" in sql for sql in plans)  # pruning was part of it
+    slow = {
+        sql: plan
+        for sql, plan in plans.items()
+        # status lists all sources (SCAN s): what matters is that it counts by index
+        if any((d.startswith("SCAN") and not d.startswith("SCAN s ")) or "TEMP" in d for d in plan)
+    }
+    assert slow == {}
+
+
+# --- server hints and learned selectors --------------------------------------------------------
+
+
+def not_before(store: Store) -> datetime | None:
+    state = store.source("news")
+    assert state is not None
+    return state.not_before
+
+
+def test_not_before_is_stored_by_every_outcome_and_none_clears_it(store: Store) -> None:
+    store.record_failure(SOURCE, "HTTP 429", T0, not_before=T0 + 2 * HOUR)
+    assert not_before(store) == T0 + 2 * HOUR
+    store.record_not_modified(SOURCE, T0 + 2 * HOUR, Health(), not_before=T0 + 3 * HOUR)
+    assert not_before(store) == T0 + 3 * HOUR
+    store.record_not_modified(SOURCE, T0 + 3 * HOUR, Health())
+    assert not_before(store) is None
+    store.apply(
+        SOURCE, [], now=T0 + 4 * HOUR, validators=Validators(), title=None, not_before=T0 + 5 * HOUR
+    )
+    assert not_before(store) == T0 + 5 * HOUR
+    apply(store, [], T0 + 5 * HOUR)
+    assert not_before(store) is None
+    store.record_failure(SOURCE, "timed out", T0 + 6 * HOUR)
+    assert not_before(store) is None
+
+
+def learned(store: Store) -> Selectors | None:
+    state = store.source("news")
+    assert state is not None
+    return state.learned
+
+
+def test_learned_selectors_are_set_kept_and_cleared(store: Store) -> None:
+    found = Selectors(item=".news-item", title="h3", link="a@href", date_format="%d.%m.%Y")
+
+    def run(value: Selectors | Keep | None) -> None:
+        store.apply(SOURCE, [], now=T0, validators=Validators(), title=None, learned=value)
+
+    run(found)
+    assert learned(store) == found
+    apply(store, [])  # the default is KEEP
+    run(KEEP)
+    assert learned(store) == found
+    run(None)
+    assert learned(store) is None
+
+    store.set_learned("news", found)
+    assert learned(store) == found
+    store.set_learned("news", None)
+    assert learned(store) is None
+
+
+def test_learned_selectors_that_no_longer_fit_the_model_are_forgotten(store: Store) -> None:
+    apply(store, [])
+    store.db.execute("UPDATE sources SET learned = ?", ('{"item": ".x", "gone": "a"}',))
+    assert learned(store) is None
+
+
+# --- upgrades and concurrency ------------------------------------------------------------------
+
+SHIPPED = 4  # the schema of the last release without pruning
+
+
+def test_a_database_of_an_older_feedtool_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
+    old = sqlite3.connect(tmp_path / DB_NAME)
+    for script in MIGRATIONS[:SHIPPED]:
+        old.executescript(script)
+    old.executescript(f"""
+        PRAGMA user_version = {SHIPPED};
+        INSERT INTO sources (id, url, title, etag, initialized, unpublished)
+            VALUES ('news', '{PAGE}', 'News', '"v1"', 1, 0);
+        INSERT INTO notifications
+            (target, source_id, kind, subject, payload, created, next_attempt)
+            VALUES ('t', 'news', 'item', 'k1', '{{"title": "Item 1"}}', '{T0.isoformat()}',
+                    '{T0.isoformat()}');
+    """)
+    for n in (1, 2, 3):
+        i = dated(n)
+        old.execute(
+            "INSERT INTO items (source_id, key, link, title, published, date_inferred, updated,"
+            " first_seen, position, content_hash) VALUES ('news', ?, ?, ?, ?, 0, ?, ?, 0, ?)",
+            (i.key, i.link, i.title, i.published.isoformat(), i.published.isoformat(),
+             T0.isoformat(), i.content_hash),
+        )  # fmt: skip
+    old.commit()
+    old.close()
+
+    with Store.open(tmp_path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        state = store.source("news")
+        assert state is not None
+        assert (state.title, state.validators.etag, state.initialized) == ("News", '"v1"', True)
+        assert (state.item_count, state.not_before, state.learned) == (3, None, None)
+        assert titles(store) == ["Item 3", "Item 2", "Item 1"]
+        assert [p.payload for p in Outbox(store).due(T0)] == [{"title": "Item 1"}]
+
+        keep_2 = Source(id="news", url=PAGE, keep_items=2)
+        changes = apply(store, [dated(n) for n in (1, 2, 3, 4)], T0 + HOUR, keep_2)
+
+        assert [i.title for i in changes.new] == ["Item 4"]
+        assert titles(store) == ["Item 4", "Item 3"]
+        assert apply(store, [dated(1)], T0 + 2 * HOUR, keep_2).new == ()
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_stores_opened_by_eight_threads_at_once_all_write(tmp_path: Path) -> None:
+    """Each worker thread opens its own Store on a new database: migrations do not race and
+    concurrent writers wait for each other instead of failing."""
+    workers = 8
+    start = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            start.wait()
+            with Store.open(tmp_path) as store:
+                source = Source(id=f"s{n}", url=f"https://s{n}.example/", keep_items=5)
+                for run in range(6):
+                    page = [dated(d) for d in range(1, 3 + run)]
+                    store.apply(
+                        source,
+                        page,
+                        now=T0 + run * HOUR,
+                        validators=Validators(),
+                        title=f"S{n}",
+                        notifications=alert_each_new_item,
+                    )
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    with Store.open(tmp_path) as store:
+        states = store.sources()
+        assert [s.id for s in states] == [f"s{n}" for n in range(workers)]
+        assert {(s.title, s.item_count) for s in states} == {(s.title, 5) for s in states}
+        assert store.known_keys("s0", [dated(n).key for n in range(1, 8)]) == {
+            dated(n).key for n in range(1, 8)
+        }
+        assert store.db.execute("SELECT COUNT(*) FROM notifications").fetchone()[0] == 7 * workers
+        assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_new_database_another_connection_holds_is_waited_for(tmp_path: Path) -> None:
+    """SQLite refuses to switch a database to WAL at once while another connection has it
+    locked, without its busy timeout; opening the Store waits instead."""
+    other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.2, other.execute, ("ROLLBACK",))
+    release.start()
+    try:
+        with Store.open(tmp_path) as store:
+            assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        release.join()
+        other.close()

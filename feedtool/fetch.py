@@ -1,31 +1,76 @@
-"""HTTP GET with one requests.Session: timeouts, a body cap, retries and conditional GET."""
+"""HTTP GET for a run's threads: timeouts and a deadline, a body cap, retries, conditional GET,
+a per-host limit, and the server's hints on when to come back (Retry-After, max-age).
+
+One HttpFetcher is shared by every thread of a run. Its parts:
+
+- one requests.Session whose pools keep `workers` connections per host, returned to the pool
+  after every response that was read to its end (304s and small error pages included);
+- `_HostGate`: at most `host_connections` requests in flight to one host, their starts
+  `host_spacing` seconds apart;
+- `_Watchdog`: one daemon thread that shuts down the socket of a request past its deadline, or
+  of every request once `stop` is set, so a blocked read returns at once;
+- `_Routes`: the proxy environment read once; requests would read it on every request.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import heapq
+import ipaddress
+import itertools
 import logging
+import os
+import socket
 import threading
 import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import Message
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 import urllib3
+import urllib3.connection
+from urllib3.connectionpool import HTTPConnectionPool
 
 from feedtool import USER_AGENT
 from feedtool.errors import FetchError, Interrupted
-from feedtool.model import Fetched, NotModified, Settings, Validators
+from feedtool.model import MAX_HOLD, Fetched, NotModified, Settings, Validators, utc_now
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT = 10.0
-DEADLINE_FACTOR = 3  # a whole body may take this many read timeouts
+DEADLINE_FACTOR = 3  # a whole response may take this many read timeouts
 ACCEPT = (
     "text/html,application/xhtml+xml,application/atom+xml,application/rss+xml,"
     "application/feed+json,application/json;q=0.9,application/xml;q=0.9,*/*;q=0.8"
 )
+STOP_POLL = 0.2  # seconds: how soon `stop` is noticed by a request or a wait for a host slot
+HOST_POOLS = 100  # hosts whose idle connections are kept (least recently used dropped)
+DRAIN_BYTES = 64 * 1024  # an error page up to this size is read so its connection is kept
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class HttpFetcher:
-    """Fetches pages for a run; one instance shares its connection pool across sources."""
+    """Fetches pages for a run; one instance is shared by all the run's threads.
+
+    Time: each attempt, from connect to the last byte of the final response (status line,
+    headers and redirects included), may take `timeout * DEADLINE_FACTOR` seconds; no single
+    read may wait longer than `timeout`. Read timeouts, connection errors and 5xx are retried
+    `retries` times with exponential backoff; an overrun deadline is not (a server that trickles
+    once trickles again). So a get() lasts at most (retries + 1) deadlines plus the backoff,
+    plus the wait for its host's slot. Setting `stop` aborts every request and wait within
+    about STOP_POLL seconds with Interrupted (a connect in progress only at its own timeout).
+    """
 
     def __init__(
         self,
@@ -35,14 +80,26 @@ class HttpFetcher:
         retries: int = 2,
         backoff: float = 0.5,
         stop: threading.Event | None = None,
+        workers: int = 8,
+        host_connections: int = 2,
+        host_spacing: float = 0.0,
     ) -> None:
         self.timeout = timeout
+        self.deadline = timeout * DEADLINE_FACTOR
         self.max_bytes = max_bytes
         self.retries = retries
         self.backoff = backoff
-        self.stop = stop or threading.Event()  # set by the daemon's SIGTERM: abort at once
-        self.session = requests.Session()
+        self.stop = stop if stop is not None else threading.Event()  # the daemon's SIGTERM
+        self._routes = _Routes.from_environ()
+        self._gate = _HostGate(host_connections, host_spacing, self.stop)
+        self._watchdog = _Watchdog(self.stop)
+        self.session = _Session(self._routes)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT})
+        adapter = _TrackingAdapter(
+            pool_connections=HOST_POOLS, pool_maxsize=max(workers, host_connections, 1)
+        )
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
 
     @classmethod
     def for_settings(cls, settings: Settings, stop: threading.Event | None = None) -> HttpFetcher:
@@ -51,9 +108,13 @@ class HttpFetcher:
             max_bytes=settings.max_bytes,
             retries=settings.retries,
             stop=stop,
+            workers=settings.workers,
+            host_connections=settings.host_connections,
+            host_spacing=settings.host_spacing,
         )
 
     def close(self) -> None:
+        self._watchdog.close()
         self.session.close()
 
     def __enter__(self) -> HttpFetcher:
@@ -65,17 +126,20 @@ class HttpFetcher:
     def get(self, url: str, validators: Validators | None = None) -> Fetched | NotModified:
         """GET `url`, retrying connection errors and 5xx with exponential backoff.
 
-        Raises FetchError with a one-line reason once the retries are spent, and Interrupted
-        as soon as `stop` is set.
+        Raises FetchError with a one-line reason once the retries are spent (with `retry_after`
+        on a 429 or 503 that said when to come back), and Interrupted as soon as `stop` is set.
+        Safe to call from many threads at once.
         """
         headers = {}
         if validators and validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
+        host = _host_key(url)
         for attempt in range(self.retries + 1):
             try:
-                return self._get_once(url, headers)
+                with self._gate.slot(host):
+                    return self._get_once(url, headers)
             except _Retryable as e:
                 if attempt == self.retries:
                     raise FetchError(str(e)) from e.__cause__
@@ -86,9 +150,25 @@ class HttpFetcher:
         raise AssertionError("unreachable")
 
     def _get_once(self, url: str, headers: dict[str, str]) -> Fetched | NotModified:
+        """One attempt under the watchdog: what it cut off fails as such, whatever the symptom
+        (a closed connection, or a body without Content-Length that seemed to end)."""
+        with self._watchdog.guard(self.deadline) as guard:
+            try:
+                result = self._request(url, headers)
+            except (FetchError, _Retryable):
+                guard.check()
+                raise
+            guard.check()
+            return result
+
+    def _request(self, url: str, headers: dict[str, str]) -> Fetched | NotModified:
         try:
             response = self.session.get(
-                url, headers=headers, timeout=(CONNECT_TIMEOUT, self.timeout), stream=True
+                url,
+                headers=headers,
+                timeout=(min(CONNECT_TIMEOUT, self.deadline), self.timeout),
+                stream=True,
+                proxies=self._routes.proxies_for(url),
             )
         except (
             requests.exceptions.InvalidURL,
@@ -100,18 +180,27 @@ class HttpFetcher:
             raise FetchError("too many redirects") from e
         except requests.exceptions.RequestException as e:
             raise _Retryable(_describe(e)) from e
+        # close() after a complete read is a no-op: the connection is back in the pool by then.
+        # Otherwise (too big, broken, cut off) it closes the connection.
         with response:
-            if response.status_code == 304:
-                return NotModified(response.url)
-            if response.status_code >= 500:
-                raise _Retryable(f"HTTP {response.status_code} {response.reason}")
-            if response.status_code >= 400:
-                raise FetchError(f"HTTP {response.status_code} {response.reason}")
+            status = response.status_code
+            if status >= 400:
+                _release(response)
+                message = f"HTTP {status} {response.reason}"
+                retry_after = _retry_after(response.headers) if status in (429, 503) else None
+                if status >= 500 and retry_after is None:
+                    raise _Retryable(message)
+                raise FetchError(message, retry_after=retry_after)  # asked to wait: no retry now
+            fresh_for = _fresh_for(response.headers)
+            if status == 304:
+                _release(response)
+                return NotModified(response.url, fresh_for)
             body = self._read_capped(response)
+            response.raw.release_conn()
         content_type, charset = _parse_content_type(response.headers.get("Content-Type", ""))
         return Fetched(
             url=response.url,
-            status=response.status_code,
+            status=status,
             body=body,
             content_type=content_type,
             charset=charset,
@@ -119,19 +208,18 @@ class HttpFetcher:
                 etag=response.headers.get("ETag"),
                 last_modified=response.headers.get("Last-Modified"),
             ),
+            fresh_for=fresh_for,
         )
 
     def _read_capped(self, response: requests.Response) -> bytes:
-        """Read the (decompressed) body within max_bytes and a deadline.
+        """Read the whole (decompressed) body within max_bytes: a page must not eat memory.
 
-        A page must not eat memory, and a server that trickles bytes must not hold a run (or a
-        stopping daemon) hostage: the read timeout alone applies per chunk, not to the whole.
+        The deadline is the watchdog's business: it cuts the connection, the read ends.
         """
         declared = response.headers.get("Content-Length", "")
         compressed = "Content-Encoding" in response.headers
         if declared.isdigit() and not compressed and int(declared) > self.max_bytes:
             raise FetchError(f"response larger than {_size(self.max_bytes)}")
-        deadline = time.monotonic() + self.timeout * DEADLINE_FACTOR
         chunks: list[bytes] = []
         total = 0
         try:
@@ -139,12 +227,6 @@ class HttpFetcher:
                 total += len(chunk)
                 if total > self.max_bytes:
                     raise FetchError(f"response larger than {_size(self.max_bytes)}")
-                if self.stop.is_set():
-                    raise Interrupted("stopped")
-                if time.monotonic() > deadline:
-                    raise FetchError(
-                        f"response took longer than {self.timeout * DEADLINE_FACTOR:g}s"
-                    )
                 chunks.append(chunk)
         except urllib3.exceptions.HTTPError as e:
             raise _Retryable("timed out" if "timed out" in str(e) else "connection broken") from e
@@ -153,6 +235,402 @@ class HttpFetcher:
 
 class _Retryable(Exception):
     """A failure worth another try: network trouble or a 5xx."""
+
+
+def _release(response: requests.Response) -> None:
+    """Read the rest of a small body (a 304's, an error page's) and put the connection back in
+    the pool; a big or broken one is left for close() to cut off."""
+    total = 0
+    try:
+        while chunk := response.raw.read1(65536, decode_content=False):
+            total += len(chunk)
+            if total > DRAIN_BYTES:
+                return
+    except (urllib3.exceptions.HTTPError, OSError):
+        return
+    response.raw.release_conn()
+
+
+# --- the server's hints: Retry-After, Cache-Control, Expires -----------------------------------
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from Retry-After (delta-seconds or an HTTP-date), at most MAX_HOLD."""
+    value = headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return _hold(float(value))
+    return _hold(_seconds_until(value, headers))
+
+
+def _fresh_for(headers: Mapping[str, str]) -> float | None:
+    """Seconds the response stays fresh: Cache-Control max-age (less Age), else Expires - Date.
+
+    None when the server says nothing or forbids reuse (no-cache, no-store); s-maxage is for
+    shared caches, not us. At most MAX_HOLD.
+    """
+    directives: dict[str, str] = {}
+    for part in headers.get("Cache-Control", "").split(","):
+        name, _, value = part.partition("=")
+        directives[name.strip().lower()] = value.strip().strip('"')
+    if "no-store" in directives or "no-cache" in directives:
+        return None
+    if "max-age" in directives:
+        max_age, age = directives["max-age"], headers.get("Age", "").strip()
+        if not max_age.isdigit():
+            return None
+        return _hold(float(int(max_age) - (int(age) if age.isdigit() else 0)))
+    return _hold(_seconds_until(headers.get("Expires", ""), headers))
+
+
+def _seconds_until(http_date: str, headers: Mapping[str, str]) -> float | None:
+    """Seconds from the response's Date (the server's clock, else ours) to `http_date`."""
+    when = _http_date(http_date)
+    if when is None:
+        return None
+    now = _http_date(headers.get("Date", "")) or utc_now()
+    return (when - now).total_seconds()
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _hold(seconds: float | None) -> float | None:
+    if seconds is None or seconds <= 0:
+        return None
+    return min(seconds, float(MAX_HOLD))
+
+
+# --- proxies, read once ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Routes:
+    """The proxy and CA bundle environment, read once.
+
+    requests reads it again on every request (and .netrc too), about a millisecond each;
+    the session runs with trust_env off and gets these instead.
+    """
+
+    proxies: dict[str, str]  # scheme (or "all") -> proxy URL
+    no_proxy: tuple[str, ...]
+    verify: str | bool
+
+    @classmethod
+    def from_environ(cls) -> _Routes:
+        proxies = urllib.request.getproxies()  # HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY...
+        no_proxy = proxies.pop("no", "")
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        entries = tuple(e.strip().lower() for e in no_proxy.split(",") if e.strip())
+        return cls(proxies=proxies, no_proxy=entries, verify=bundle or True)
+
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The `proxies` argument of a request to `url`: empty when NO_PROXY covers it."""
+        if not self.proxies:
+            return {}
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+            port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+        except ValueError:
+            return dict(self.proxies)  # requests will refuse the URL
+        if any(_no_proxy_covers(entry, host, port) for entry in self.no_proxy):
+            return {}
+        return dict(self.proxies)
+
+
+def _no_proxy_covers(entry: str, host: str, port: int | None) -> bool:
+    """Whether one NO_PROXY entry covers host:port: "*", an IP address or network, a domain
+    with its subdomains ("example.org" or ".example.org"), optionally with ":port"."""
+    if entry == "*":
+        return True
+    try:
+        network = ipaddress.ip_network(entry.strip("[]"), strict=False)
+    except ValueError:
+        pass
+    else:
+        try:
+            return ipaddress.ip_address(host) in network
+        except ValueError:
+            return False
+    name, _, entry_port = entry.rpartition(":")
+    if name and entry_port.isdigit():
+        if int(entry_port) != port:
+            return False
+        entry = name
+    entry = entry.lstrip(".")
+    return host == entry or host.endswith("." + entry)
+
+
+class _Session(requests.Session):
+    """A session that takes its proxies from `_Routes`, not the environment, redirects included."""
+
+    def __init__(self, routes: _Routes) -> None:
+        super().__init__()
+        self.trust_env = False
+        self.verify = routes.verify
+        self.routes = routes
+
+    def rebuild_proxies(self, prepared_request: Any, proxies: Any) -> Any:
+        # On a redirect: the new URL's proxies (the target may be in NO_PROXY); requests then
+        # sets or strips Proxy-Authorization to match.
+        routes = self.routes.proxies_for(prepared_request.url or "")
+        return super().rebuild_proxies(prepared_request, routes)  # type: ignore[no-untyped-call]
+
+
+# --- the per-host limit ------------------------------------------------------------------------
+
+
+def _host_key(url: str) -> str:
+    """scheme://host:port, the unit of the per-host limit."""
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return f"{scheme}://{parts.hostname or ''}:{parts.port or DEFAULT_PORTS.get(scheme, '')}"
+    except ValueError:
+        return url
+
+
+class _HostGate:
+    """At most `limit` requests in flight to one host, their starts `spacing` seconds apart."""
+
+    def __init__(self, limit: int, spacing: float, stop: threading.Event) -> None:
+        self._limit = max(1, limit)
+        self._spacing = spacing
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        """Hold one of the host's slots; raises Interrupted once `stop` is set."""
+        with self._lock:
+            slots = self._slots.setdefault(host, threading.BoundedSemaphore(self._limit))
+        while not slots.acquire(timeout=STOP_POLL):
+            if self._stop.is_set():
+                raise Interrupted("stopped")
+        try:
+            # The start time is booked once the slot is held, so starts stay in booking order.
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_start.get(host, now))
+                self._next_start[host] = start + self._spacing
+            if self._stop.wait(start - now):
+                raise Interrupted("stopped")
+            yield
+        finally:
+            slots.release()
+
+
+# --- the deadline: a watchdog that cuts connections off ----------------------------------------
+
+
+_local = threading.local()  # .guard: the _Guard of the request the current thread is making
+
+
+def _current_guard() -> _Guard | None:
+    guard: _Guard | None = getattr(_local, "guard", None)
+    return guard
+
+
+class _Guard:
+    """One attempt under watch: the connection it is using, and whether it was cut off.
+
+    The pool tells it which connection the thread took (`use`) and gave back (`let_go`), so
+    the watchdog never touches a connection another request took from the pool since.
+    """
+
+    __slots__ = ("_conn", "_done", "_lock", "deadline", "fired", "seconds")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.fired: str | None = None  # "deadline" or "stop"
+        self._conn: BaseHTTPConnection | None = None
+        self._done = False
+        self._lock = threading.Lock()
+
+    def use(self, conn: BaseHTTPConnection) -> None:
+        with self._lock:
+            self._conn = conn
+
+    def let_go(self, conn: BaseHTTPConnection) -> None:
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+
+    def cut(self, reason: str) -> None:
+        """Shut the connection's socket down (the watchdog repeats this until the attempt ends:
+        a connection still connecting has no socket yet)."""
+        with self._lock:
+            if self._done:
+                return
+            self.fired = self.fired or reason
+            sock = getattr(self._conn, "feedtool_sock", None)
+            # An SSLTransport (TLS through an HTTPS proxy) wraps its socket.
+            sock = sock if isinstance(sock, socket.socket) else getattr(sock, "socket", None)
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    # socket.socket's own: SSLSocket.shutdown would drop its TLS state under
+                    # the reading thread's feet; this way the read just sees the end.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        with self._lock:
+            self._done = True
+            self._conn = None
+
+    def check(self) -> None:
+        """Raise what the watchdog's cut means, if it cut."""
+        if self.fired == "stop":
+            raise Interrupted("stopped")
+        if self.fired == "deadline":
+            raise FetchError(f"response took longer than {self.seconds:g}s")
+
+
+class _Watchdog:
+    """One daemon thread per fetcher: cuts off attempts past their deadline (a heap of them),
+    and every attempt once `stop` is set. Idle (no thread, or one asleep) while nothing runs."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+        self._wake = threading.Condition()
+        self._heap: list[tuple[float, int, _Guard]] = []
+        self._live: set[_Guard] = set()
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    @contextlib.contextmanager
+    def guard(self, seconds: float) -> Iterator[_Guard]:
+        guard = _Guard(seconds)
+        with self._wake:
+            heapq.heappush(self._heap, (guard.deadline, next(self._order), guard))
+            self._live.add(guard)
+            if self._thread is None and not self._closed:
+                self._thread = threading.Thread(
+                    target=self._run, name="feedtool-fetch-watchdog", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+        _local.guard = guard
+        try:
+            yield guard
+        finally:
+            _local.guard = None
+            guard.finish()
+            with self._wake:
+                self._live.discard(guard)
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def _run(self) -> None:
+        with self._wake:
+            while not self._closed:
+                if not self._live:
+                    self._heap.clear()
+                    self._wake.wait()
+                    continue
+                now = time.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    heapq.heappop(self._heap)[2].cut("deadline")
+                for guard in self._live:
+                    if self._stop.is_set():
+                        guard.cut("stop")
+                    elif guard.fired:
+                        guard.cut(guard.fired)  # again: it may have connected since
+                wait = self._heap[0][0] - now if self._heap else STOP_POLL
+                self._wake.wait(min(wait, STOP_POLL))
+
+
+class _TrackedPool(HTTPConnectionPool):
+    """Tells the current thread's _Guard which connection it took and gave back."""
+
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        conn = super()._get_conn(timeout)
+        guard = _current_guard()
+        if guard is not None:
+            guard.use(conn)
+        return conn
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        guard = _current_guard()
+        if guard is not None and conn is not None:
+            guard.let_go(conn)
+        super()._put_conn(conn)
+
+
+class _TrackedConnection(urllib3.connection.HTTPConnection):
+    """Keeps its socket where the watchdog finds it: http.client forgets `sock` as soon as a
+    response that ends with the connection arrives, though the response still reads from it."""
+
+    feedtool_sock: object = None
+
+    def connect(self) -> None:
+        super().connect()
+        self.feedtool_sock = self.sock
+
+
+@functools.cache
+def _tracked(pool_class: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+    """`pool_class` (http, https, or a SOCKS one) with _TrackedPool's and _TrackedConnection's
+    hooks."""
+    connection_class = pool_class.ConnectionCls
+    tracked_connection = type(
+        f"Tracked{connection_class.__name__}", (_TrackedConnection, connection_class), {}
+    )
+    return cast(
+        type[HTTPConnectionPool],
+        type(
+            f"Tracked{pool_class.__name__}",
+            (_TrackedPool, pool_class),
+            {"ConnectionCls": tracked_connection},
+        ),
+    )
+
+
+def _track(manager: urllib3.PoolManager) -> None:
+    manager.pool_classes_by_scheme = {
+        scheme: _tracked(pool_class)
+        for scheme, pool_class in manager.pool_classes_by_scheme.items()
+    }
+
+
+class _TrackingAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose pools (direct and through proxies) report to the watchdog."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._proxy_lock = threading.Lock()
+        super().__init__(**kwargs)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        _track(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        # Locked: requests' own check-then-create would let two threads make two managers.
+        with self._proxy_lock:
+            new = proxy not in self.proxy_manager
+            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+            if new:
+                _track(manager)
+            return manager
+
+
+# --- small helpers -----------------------------------------------------------------------------
 
 
 def _parse_content_type(value: str) -> tuple[str, str | None]:

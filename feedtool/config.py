@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import soupsieve
-
 from feedtool.errors import ConfigError
+from feedtool.extract.html import Selector, SelectorError
 from feedtool.model import (
     DEFAULT_BODY_TEMPLATE,
     DEFAULT_TITLE_TEMPLATE,
@@ -356,19 +355,14 @@ def _targets_anchor(selector: str) -> bool:
 
 
 def _check_selector(value: str, where: str, *, attribute: bool = True) -> None:
-    """Selectors are "css" or "css@attribute"; an empty css part means the item element itself."""
-    css, _, attr = value.rpartition("@") if attribute and "@" in value else (value, "", "")
-    if attribute and "@" in value and not re.fullmatch(r"[A-Za-z_:][\w:.-]*", attr):
-        raise _Problem(where, f"invalid attribute name {attr!r} in {value!r}")
-    if not css.strip():
-        if attribute and "@" in value:
-            return
-        raise _Problem(where, "empty selector")
+    """Checked by compiling it as extraction will, so what loads is what runs: "css",
+    "css@attribute", "@attribute" (the item element's own) or "xpath:EXPR"."""
     try:
-        soupsieve.compile(css)
-    except (soupsieve.SelectorSyntaxError, ValueError) as e:
-        reason = str(e).splitlines()[0]
-        raise _Problem(where, f"invalid CSS selector {css!r}: {reason}") from None
+        selector = Selector.compile(value)
+    except SelectorError as e:
+        raise _Problem(where, e.problem) from None
+    if not attribute and selector.attribute is not None:
+        raise _Problem(where, f"{value!r} reads an attribute; the item selector selects elements")
 
 
 def _paginate(data: dict[str, Any], where: str) -> Paginate:

@@ -8,11 +8,8 @@ string that looks like a URL).
 
 from __future__ import annotations
 
-import codecs
-import html as html_lib
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -24,24 +21,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import htmldate
-import lxml.etree
 import lxml.html
 import trafilatura
-from bs4 import BeautifulSoup
-from bs4.dammit import EncodingDetector
 
 from feedtool import normalize
 from feedtool.errors import FeedtoolError, Interrupted
-from feedtool.extract.html import HTML_TYPES, Selector, join, looks_binary
+from feedtool.extract.html import HTML_TYPES, Selector, inner_html, parse_html
 from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, Item, NotModified
+from feedtool.textcodec import decode, looks_binary, truncate
+from feedtool.urls import absolutize, join
 
 logger = logging.getLogger(__name__)
 
 # Article pages are rarely over 1 MB; the cap keeps a pathological page from stalling a run.
 MAX_HTML_BYTES = 4 * 1024 * 1024
-
-_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,55 +46,40 @@ class Article:
     published: datetime | None  # UTC
 
 
-def extract_article(html: bytes, url: str, content_selector: str | None = None) -> Article:
-    """The article in an HTML page fetched from url.
+def extract_article(
+    html: bytes, url: str, content_selector: str | None = None, charset: str | None = None
+) -> Article:
+    """The article in an HTML page fetched from url (charset: the Content-Type header's).
 
-    With content_selector ("css" or "css@attribute", as in a listing), the first match's inner
-    HTML is the content, so a user can fix what automatic extraction gets wrong; otherwise
-    trafilatura finds the main content and leaves out navigation, sidebars, footers and comments.
-    A binary file (a linked PDF, image or archive) has no article. Raises ExtractError for an
-    invalid selector.
+    With content_selector (a selector as in a listing), the first match's inner HTML is the
+    content, so a user can fix what automatic extraction gets wrong; otherwise trafilatura finds
+    the main content and leaves out navigation, sidebars, footers and comments. A binary file (a
+    linked PDF, image or archive) has no article. Raises ExtractError for an invalid selector.
     """
     if looks_binary(html):
         logger.info("%s: no full text: binary content", url)
         return Article(content=None, published=None)
-    text = _XML_DECLARATION.sub("", _decode(html[:MAX_HTML_BYTES]), count=1)
-    if not text.strip():
-        return Article(content=None, published=None)
-    try:
-        tree = lxml.html.document_fromstring(text)
-    except lxml.etree.ParserError:  # nothing but comments or whitespace
+    tree = parse_html(decode(truncate(html, MAX_HTML_BYTES), charset))
+    if len(tree) == 0:  # nothing but comments or whitespace
         return Article(content=None, published=None)
     base_href = tree.xpath("string(//base/@href)").strip()
     base = (join(url, base_href) if base_href else None) or url  # an unparsable one is ignored
     published = _published(tree, url)
     if content_selector:
-        content = _select(text, content_selector)
-        content = _absolutize(content, base) if content else None
+        content = _select(tree, content_selector, base)
     else:
         content = _main_content(tree, base)
     return Article(content=(content or "").strip() or None, published=published)
 
 
-def _decode(data: bytes) -> str:
-    """The page as text: the declared encoding if it works, else UTF-8, else windows-1252.
-
-    An incremental decoder tolerates a multi-byte character cut in half by the size cap.
-    """
-    declared = EncodingDetector.find_declared_encoding(data, is_html=True)
-    for encoding in (declared, "utf-8-sig"):
-        if not encoding:
-            continue
-        try:
-            return codecs.getincrementaldecoder(encoding)().decode(data)
-        except (LookupError, UnicodeError):  # utf-16 without a BOM raises plain UnicodeError
-            continue
-    return data.decode("windows-1252", errors="replace")
-
-
-def _select(text: str, selector: str) -> str | None:
-    """Inner HTML (or attribute) of the first match, read as the listing's content selector."""
-    return Selector.compile(selector).inner_html(BeautifulSoup(text, "lxml"))
+def _select(tree: lxml.html.HtmlElement, spec: str, base: str) -> str | None:
+    """Inner HTML (or value) of the first match, read as the listing's content selector, with
+    its links and images made absolute."""
+    selector = Selector.compile(spec)
+    element = selector.first(tree)
+    if element is not None:
+        absolutize(element, base)
+    return selector.inner_html(tree)
 
 
 def _main_content(tree: lxml.html.HtmlElement, base: str) -> str | None:
@@ -109,7 +88,7 @@ def _main_content(tree: lxml.html.HtmlElement, base: str) -> str | None:
     Links are resolved first and trafilatura gets no URL: it resolves relative links against
     the site root, not the page ("../x" on /news/a/b.html becomes /x).
     """
-    _absolutize_tree(tree, base)
+    absolutize(tree, base)
     result = trafilatura.extract(
         tree,
         output_format="html",
@@ -120,42 +99,7 @@ def _main_content(tree: lxml.html.HtmlElement, base: str) -> str | None:
     )
     if not result:
         return None
-    body = lxml.html.document_fromstring(result).body
-    return _inner_html(body)
-
-
-def _absolutize(fragment: str, base: str) -> str:
-    """fragment with a/@href, img/@src and img/@srcset resolved against base."""
-    root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    _absolutize_tree(root, base)
-    return _inner_html(root)
-
-
-def _absolutize_tree(root: lxml.html.HtmlElement, base: str) -> None:
-    for element in root.iter("a", "img"):
-        for attribute in ("href", "src"):
-            value = element.get(attribute)
-            if value is not None:
-                element.set(attribute, _join(base, value))
-        srcset = element.get("srcset")
-        if srcset:
-            element.set("srcset", ", ".join(_srcset(base, srcset)))
-
-
-def _srcset(base: str, srcset: str) -> Iterator[str]:
-    for candidate in srcset.split(","):
-        url, _, descriptor = candidate.strip().partition(" ")
-        if url:
-            yield f"{_join(base, url)} {descriptor.strip()}".rstrip()
-
-
-def _join(base: str, url: str) -> str:
-    return join(base, url.strip()) or url  # unparsable: left for normalize to judge
-
-
-def _inner_html(element: lxml.html.HtmlElement) -> str:
-    children = "".join(lxml.html.tostring(child, encoding="unicode") for child in element)
-    return html_lib.escape(element.text or "", quote=False) + children
+    return inner_html(lxml.html.document_fromstring(result).body)
 
 
 def _published(tree: lxml.html.HtmlElement, url: str) -> datetime | None:
@@ -245,8 +189,7 @@ def _without_title(content: str | None, title: str) -> str | None:
     if first.tail and first.tail.strip():
         root.text = (root.text or "") + first.tail
     root.remove(first)
-    inner = (root.text or "") + "".join(lxml.html.tostring(e, encoding="unicode") for e in root)
-    return inner.strip() or None
+    return inner_html(root).strip() or None
 
 
 def enrich(
@@ -279,7 +222,7 @@ def enrich(
                     "%s: no full text: not an HTML page (%s)", item.link, fetched.content_type
                 )
                 return item
-            article = extract_article(fetched.body, fetched.url, content_selector)
+            article = extract_article(fetched.body, fetched.url, content_selector, fetched.charset)
         except Interrupted:
             raise
         except FeedtoolError as e:

@@ -38,6 +38,8 @@ def items(source: Source, fetched: Fetched, fetch: Fetch) -> Extracted:
         extracted = detect_items(page)
     else:
         extracted = detect_items(page)
+    if source.paginate.max_pages <= 1:  # finding the next page costs selector passes
+        return extracted
     return replace(extracted, next_url=page.next_url(source.paginate))
 
 
@@ -88,7 +90,7 @@ def detect_items(page: Page) -> Extracted:
     """Items found by automatic detection, with the selectors that would pin them."""
     from feedtool.extract.detect import detect
 
-    detection = detect(page.soup, page.url)
+    detection = detect(page.root, page.url)
     return Extracted(
         items=detection.items, title=page.title, selectors=detection.selectors, base_url=page.base
     )

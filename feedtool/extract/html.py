@@ -1,121 +1,269 @@
-"""HTML pages: decoding, CSS-selector extraction, pagination and advertised feeds.
+"""HTML pages: parsing, selector extraction, pagination and advertised feeds.
 
-Every CSS selector feedtool evaluates goes through `Selector`, so the engine behind it can
-change in one place.
+Every selector feedtool evaluates goes through `Selector`, so the engine behind it (lxml's XPath,
+CSS translated by cssselect) lives in one place.
 """
 
 from __future__ import annotations
 
+import html
 import re
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-import soupsieve
-from bs4 import BeautifulSoup, Tag
-from bs4.dammit import UnicodeDammit
+import cssselect
+import lxml.etree
+import lxml.html
+from cssselect.parser import CombinedSelector
 
 from feedtool.errors import ExtractError
+from feedtool.extract.feed import FEED_TYPES
 from feedtool.model import Extracted, Paginate, RawItem, Selectors
+from feedtool.textcodec import decode
+from feedtool.urls import join
+
+__all__ = ["HTML_TYPES", "Page", "Selector", "SelectorError", "decode", "inner_html", "text_of"]
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/octet-stream")
-# Not application/json: WordPress advertises its REST API (/wp-json/) with it.
-FEED_TYPES = frozenset(
-    {
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/rdf+xml",
-        "application/feed+json",
-    }
+XPATH_PREFIX = "xpath:"
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z_:][\w:.-]*")
+_TRANSLATOR = cssselect.HTMLTranslator()
+# From an element to the elements a CSS combinator's left side is matched against.
+_AXES = {
+    " ": "ancestor::{}",
+    ">": "parent::{}",
+    "+": "preceding-sibling::*[1][self::{}]",
+    "~": "preceding-sibling::{}",
+}
+# Beautiful Soup keeps the strings of these elements out of get_text() (unless asked for the
+# text of such an element itself); text_of() does the same.
+_STRING_CONTAINERS = ("script", "style", "template", "rt", "rp")
+_TEXT_NODES = lxml.etree.XPath(
+    "descendant::text()[name(ancestor::*[{}][1]) = $container]".format(
+        " or ".join(f"self::{name}" for name in _STRING_CONTAINERS)
+    ),
+    smart_strings=False,
 )
-# PNG, GIF, JPEG, PDF, ZIP (and so Office files), gzip.
-_MAGIC = (b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"%PDF-", b"PK\x03\x04", b"\x1f\x8b")
-_CONTROL = bytes(c for c in [*range(32), 127] if chr(c) not in "\t\n\r\f")
-_SNIFF_BYTES = 4096
+_RAW_TEXT = ("script", "style")  # their text is not escaped when serialised
+_PROBE = lxml.html.fromstring("<div></div>")
+_parsers = threading.local()
+
+
+class SelectorError(ExtractError):
+    """A selector feedtool cannot evaluate.
+
+    `problem` is the phrase config puts after a key ("invalid CSS selector 'div[': Expected...").
+    """
+
+    def __init__(self, spec: str, problem: str, detail: str | None = None) -> None:
+        super().__init__(f"invalid selector {spec!r}: {detail or problem}")
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
 class Selector:
-    """A compiled "css" or "css@attribute" selector; an empty css part is the element itself."""
+    """A compiled selector: "css", "css@attribute", "@attribute" or "xpath:EXPR".
 
-    css: soupsieve.SoupSieve | None
+    CSS is matched as Beautiful Soup's soupsieve matched it: against the whole document, so a
+    selector may name the scope's ancestors ("article .title" from an article), but only the
+    scope's descendants are selected, never the scope itself. An empty css part is the scope.
+    An XPath is evaluated with the scope as context node and may select elements, attributes or
+    text (read as their values; as elements, they stand for the element holding them) or compute
+    a string ("string(.//time/@datetime)").
+    """
+
+    spec: str
     attribute: str | None
+    select: Any  # lxml.etree.XPath from the scope; None: the scope itself
+    match: Any  # lxml.etree.XPath testing the context element; None: any element
+    xpath: bool = False
 
     @staticmethod
     @lru_cache(maxsize=512)
     def compile(spec: str) -> Selector:
-        """Raises ExtractError for invalid CSS, whatever the engine's own error is."""
+        """Raises SelectorError (an ExtractError) for anything the engine cannot evaluate."""
+        if spec.startswith(XPATH_PREFIX):
+            expression = spec.removeprefix(XPATH_PREFIX).strip()
+            select = _xpath(spec, expression, f"invalid XPath {expression!r}")
+            return Selector(spec, None, select, None, xpath=True)
         css, attribute = spec, None
         if "@" in spec:
             css, _, attribute = spec.rpartition("@")
+            if not _ATTRIBUTE_NAME.fullmatch(attribute):
+                raise SelectorError(spec, f"invalid attribute name {attribute!r} in {spec!r}")
         css = css.strip()
+        if not css:
+            if attribute is None:
+                raise SelectorError(spec, "empty selector")
+            return Selector(spec, attribute, None, None)
         try:
-            return Selector(soupsieve.compile(css) if css else None, attribute)
-        except soupsieve.SelectorSyntaxError as e:
-            raise ExtractError(f"invalid selector {spec!r}: {' '.join(str(e).split())}") from e
+            steps = [_css_step(selector) for selector in cssselect.parse(css)]
+        except cssselect.SelectorError as e:  # syntax, or nothing XPath can express
+            detail = _first_line(e)
+            raise SelectorError(spec, f"invalid CSS selector {css!r}: {detail}", detail) from None
+        problem = f"invalid CSS selector {css!r}"
+        select = _xpath(spec, " | ".join(f"descendant::{step}" for step in steps), problem)
+        match = _xpath(spec, " | ".join(f"self::{step}" for step in steps), problem)
+        return Selector(spec, attribute, select, match)
 
-    def all(self, scope: Tag) -> list[Tag]:
-        return [scope] if self.css is None else list(self.css.select(scope))
+    def reading(self, attribute: str) -> Selector:
+        """This selector reading `attribute` of the elements it selects, unless it names one."""
+        return self if self.attribute else replace(self, attribute=attribute)
 
-    def first(self, scope: Tag) -> Tag | None:
-        return scope if self.css is None else self.css.select_one(scope)
+    def all(self, scope: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
+        if self.select is None:
+            return [scope]
+        result = self.select(scope)
+        if not self.xpath:
+            return list(result)
+        if not isinstance(result, list):
+            return []
+        elements = (_holder(hit) for hit in result)
+        return list(dict.fromkeys(e for e in elements if e is not None))
 
-    def matches(self, element: Tag) -> bool:
-        return self.css is None or self.css.match(element)
+    def first(self, scope: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+        return next(iter(self.all(scope)), None)
 
-    def text(self, scope: Tag) -> str | None:
-        """The attribute's value, or the element's text."""
-        element = self.first(scope)
-        if element is None:
-            return None
+    def matches(self, element: lxml.html.HtmlElement) -> bool:
+        if self.xpath:
+            return element in self.all(element.getroottree().getroot())
+        return self.match is None or bool(self.match(element))
+
+    def text(self, scope: lxml.html.HtmlElement) -> str | None:
+        """The attribute's value, the XPath's string, or the element's text."""
+        hit = self._hit(scope)
+        if hit is None or isinstance(hit, str):
+            return hit
         if self.attribute:
-            value = element.get(self.attribute)
-            return " ".join(value) if isinstance(value, list) else value
-        return element.get_text(" ", strip=True)
+            value: str | None = hit.get(self.attribute)
+            return value
+        return text_of(hit)
 
-    def inner_html(self, scope: Tag) -> str | None:
-        element = self.first(scope)
-        if element is None:
-            return None
-        if self.attribute:
+    def inner_html(self, scope: lxml.html.HtmlElement) -> str | None:
+        """The element's inner HTML, or the value text() reads."""
+        hit = self._hit(scope)
+        if hit is None or isinstance(hit, str) or self.attribute:
             return self.text(scope)
-        return element.decode_contents()
+        return inner_html(hit)
+
+    def _hit(self, scope: lxml.html.HtmlElement) -> lxml.html.HtmlElement | str | None:
+        """The first element selected, or for an XPath, its first value."""
+        if not self.xpath:
+            return self.first(scope)
+        result = self.select(scope)
+        if not isinstance(result, list):
+            return _xpath_string(result)
+        if not result:
+            return None
+        hit = result[0]
+        return str(hit) if isinstance(hit, str) else hit if _is_element(hit) else None
 
 
-def join(base: str, href: str) -> str | None:
-    """urljoin, or None for a URL it cannot parse (a malformed IPv6 host: "http://[broken/")."""
+def _css_step(selector: cssselect.Selector) -> str:
+    if selector.pseudo_element is not None:
+        raise cssselect.ExpressionError(f"pseudo-element ::{selector.pseudo_element} unsupported")
+    return _step(selector.parsed_tree)
+
+
+def _step(tree: Any) -> str:
+    """One XPath step ("div[...]") matching what tree matches, with its combinators as predicates
+    looking back from the element: "a b" is b[ancestor::a].
+
+    cssselect's own translation walks forward from the root, so evaluated from an element it
+    would need the selector's ancestors inside that element; soupsieve never did.
+    """
+    if isinstance(tree, CombinedSelector):
+        left = _step(tree.selector)
+        return f"{_step(tree.subselector)}[{_AXES[tree.combinator].format(left)}]"
+    expression = _TRANSLATOR.xpath(tree)
+    return expression.element + (f"[{expression.condition}]" if expression.condition else "")
+
+
+def _xpath(spec: str, expression: str, problem: str) -> Any:
+    """Compiled, and evaluated once on an empty element: an unknown function, variable or
+    namespace prefix fails here, when the configuration loads, not on every page."""
     try:
-        return urljoin(base, href)
-    except ValueError:
-        return None
+        compiled = lxml.etree.XPath(expression)
+        compiled(_PROBE)
+    except lxml.etree.XPathError as e:
+        detail = _first_line(e)
+        raise SelectorError(spec, f"{problem}: {detail}", detail) from None
+    return compiled
 
 
-def looks_binary(body: bytes) -> bool:
-    """A known binary format, or a start over 10 % control bytes (UTF-16 with a BOM is text).
+def _first_line(error: Exception) -> str:
+    return " ".join(str(error).split("\n", 1)[0].split()) or type(error).__name__
 
-    A stray NUL or two in a real page does not count: normalize strips control characters.
+
+def _is_element(node: object) -> bool:
+    """An element: lxml gives comments and processing instructions a callable tag."""
+    return isinstance(node, lxml.etree._Element) and isinstance(node.tag, str)
+
+
+def _holder(hit: object) -> lxml.html.HtmlElement | None:
+    """An XPath hit as an element: itself, or the element holding an attribute or text."""
+    if _is_element(hit):
+        return hit
+    parent = getattr(hit, "getparent", None)
+    return parent() if parent is not None else None
+
+
+def _xpath_string(value: object) -> str:
+    """A number or boolean XPath result as XPath's string() would write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def text_of(element: lxml.html.HtmlElement) -> str:
+    """The element's text as Beautiful Soup's get_text(" ", strip=True) gives it.
+
+    Stripped text nodes joined by one space; comments, processing instructions and the
+    contents of script, style, template, rt and rp left out (the element's own, when it is one
+    of those, kept).
     """
-    if body.startswith(_MAGIC):
-        return True
-    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return False
-    head = body[:_SNIFF_BYTES]
-    return len(head) - len(head.translate(None, _CONTROL)) > len(head) / 10
+    if element.tag in _STRING_CONTAINERS or _first(element.iter(*_STRING_CONTAINERS)):
+        container = element.tag if element.tag in _STRING_CONTAINERS else ""
+        texts = _TEXT_NODES(element, container=container)
+    elif _first(element.iterancestors(*_STRING_CONTAINERS)):
+        return ""  # inside a <template> (or the like): its strings are not text
+    else:  # the common case, several times faster than the XPath
+        texts = element.itertext()
+    return " ".join(s for s in (t.strip() for t in texts) if s)
 
 
-def decode(body: bytes, charset: str | None) -> str:
-    """Bytes to text: the header's charset, then <meta>, then detection.
+def _first(elements: Iterator[lxml.html.HtmlElement]) -> bool:
+    return next(elements, None) is not None
 
-    Each candidate must decode the whole body strictly, so a wrong header (a windows-1251 page
-    served as UTF-8) falls through to the next one instead of producing mojibake.
+
+def inner_html(element: lxml.html.HtmlElement) -> str:
+    """The element's contents as HTML (Beautiful Soup's decode_contents): text and children."""
+    text = element.text or ""
+    if element.tag not in _RAW_TEXT:
+        text = html.escape(text, quote=False)
+    return text + "".join(lxml.html.tostring(child, encoding="unicode") for child in element)
+
+
+def parse_html(text: str) -> lxml.html.HtmlElement:
+    """The document's <html> element; an empty one for a document without any element.
+
+    lxml refuses a str that carries an XML encoding declaration, so the text goes in as UTF-8
+    bytes with the encoding given; NUL characters would end libxml2's reading early.
     """
-    if looks_binary(body):
-        raise ExtractError("not a text document (binary content)")
-    known = [charset] if charset else []
-    dammit = UnicodeDammit(body, known_definite_encodings=known, is_html=True)
-    if dammit.unicode_markup is None:
-        raise ExtractError("cannot decode the page's text")
-    return dammit.unicode_markup
+    data = text.replace("\x00", "").encode("utf-8", errors="replace")
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:  # one per thread: a parser serializes the threads sharing it
+        parser = _parsers.parser = lxml.html.HTMLParser(encoding="utf-8")
+    try:
+        return lxml.html.document_fromstring(data, parser=parser)
+    except lxml.etree.ParserError:  # "Document is empty": whitespace or comments only
+        return lxml.html.Element("html")
 
 
 class Page:
@@ -123,9 +271,9 @@ class Page:
 
     def __init__(self, text: str, url: str) -> None:
         self.url = url
-        self.soup = BeautifulSoup(text, "lxml")
-        base = self.soup.find("base", href=True)
-        joined = join(url, str(base["href"]).strip()) if isinstance(base, Tag) else None
+        self.root: lxml.html.HtmlElement = parse_html(text)
+        base = self.root.find(".//base[@href]")
+        joined = join(url, base.get("href").strip()) if base is not None else None
         self.base = joined or url  # an unparsable <base href> is ignored
 
     @classmethod
@@ -136,20 +284,24 @@ class Page:
 
     @property
     def title(self) -> str | None:
-        og = self.soup.find("meta", property="og:site_name") or self.soup.find(
-            "meta", property="og:title"
-        )
-        if isinstance(og, Tag) and og.get("content"):
-            return str(og["content"]).strip()
-        if self.soup.title and self.soup.title.string:
-            return self.soup.title.string.strip()
+        og = self._meta("og:site_name")
+        if og is None:
+            og = self._meta("og:title")
+        if og is not None and og.get("content"):
+            return str(og.get("content")).strip()
+        title = self.root.find(".//title")
+        if title is not None and len(title) == 0 and title.text:
+            return str(title.text).strip()
         return None
+
+    def _meta(self, prop: str) -> lxml.html.HtmlElement | None:
+        return next(iter(self.root.iterfind(f".//meta[@property='{prop}']")), None)
 
     def extract(self, selectors: Selectors, identity: str | None = None) -> Extracted:
         """Items by the source's selectors; those without a title or link are skipped."""
         items: list[RawItem] = []
         skipped = 0
-        for element in Selector.compile(selectors.item).all(self.soup):
+        for element in Selector.compile(selectors.item).all(self.root):
             item = self._item(element, selectors, identity)
             if item.title and item.link:
                 items.append(item)
@@ -157,14 +309,16 @@ class Page:
                 skipped += 1
         return Extracted(items=tuple(items), title=self.title, skipped=skipped, base_url=self.base)
 
-    def _item(self, element: Tag, selectors: Selectors, identity: str | None) -> RawItem:
+    def _item(
+        self, element: lxml.html.HtmlElement, selectors: Selectors, identity: str | None
+    ) -> RawItem:
         def text(spec: str | None) -> str | None:
             return Selector.compile(spec).text(element) if spec else None
 
         def markup(spec: str | None) -> str | None:
             return Selector.compile(spec).inner_html(element) if spec else None
 
-        link = text(_link_spec(selectors.link))
+        link = _link_selector(selectors.link).text(element)
         return RawItem(
             title=text(selectors.title) or _default_title(element, selectors.link),
             link=join(self.base, link.strip()) if link else None,
@@ -177,15 +331,14 @@ class Page:
     def next_url(self, paginate: Paginate) -> str | None:
         """The next page: the configured selector, else rel=next, else a Bitrix PAGEN_N link."""
         if paginate.next:
-            href = Selector.compile(_link_spec(paginate.next)).text(self.soup)
-            return self._absolute(href)
+            return self._absolute(_link_selector(paginate.next).text(self.root))
         rel_next = Selector.compile('link[rel~="next"][href], a[rel~="next"][href]@href')
-        return self._absolute(rel_next.text(self.soup)) or self._bitrix_next()
+        return self._absolute(rel_next.text(self.root)) or self._bitrix_next()
 
     def _bitrix_next(self) -> str | None:
         current = dict(parse_qsl(urlsplit(self.url).query))
-        for anchor in Selector.compile('a[href*="PAGEN_"]').all(self.soup):
-            href = self._absolute(str(anchor["href"]))
+        for anchor in Selector.compile('a[href*="PAGEN_"]').all(self.root):
+            href = self._absolute(anchor.get("href"))
             if href is None:
                 continue
             for key, value in parse_qsl(urlsplit(href).query):
@@ -196,9 +349,9 @@ class Page:
 
     def advertised_feed(self) -> str | None:
         """The first feed the page links with <link rel="alternate" type="...">."""
-        for link in Selector.compile('link[rel~="alternate"][href][type]').all(self.soup):
-            if str(link["type"]).split(";")[0].strip().lower() in FEED_TYPES:
-                return self._absolute(str(link["href"]))
+        for link in Selector.compile('link[rel~="alternate"][href][type]').all(self.root):
+            if str(link.get("type")).split(";")[0].strip().lower() in FEED_TYPES:
+                return self._absolute(link.get("href"))
         return None
 
     def _absolute(self, href: str | None) -> str | None:
@@ -207,21 +360,20 @@ class Page:
         return join(self.base, href.strip())
 
 
-def _default_title(element: Tag, link_spec: str | None) -> str | None:
+def _default_title(element: lxml.html.HtmlElement, link_spec: str | None) -> str | None:
     """The text of the element the link selector matches; with no link selector, of the first
     link that has any text (Bitrix items often start with an image link)."""
     if link_spec:
-        anchor = Selector.compile(_link_spec(link_spec)).first(element)
-        return (anchor.get_text(" ", strip=True) or None) if anchor is not None else None
+        anchor = _link_selector(link_spec).first(element)
+        return (text_of(anchor) or None) if anchor is not None else None
     for anchor in Selector.compile("a[href]").all(element):
-        text = anchor.get_text(" ", strip=True)
+        text = text_of(anchor)
         if text:
             return text
     return None
 
 
-def _link_spec(spec: str | None) -> str:
-    """Link selectors default to href: "a" means "a@href", nothing means the first link."""
-    if not spec:
-        return "a[href]@href"
-    return spec if "@" in spec else spec + "@href"
+@lru_cache(maxsize=256)
+def _link_selector(spec: str | None) -> Selector:
+    """Links default to href: "a" reads "a@href", nothing means the first link."""
+    return Selector.compile(spec or "a[href]").reading("href")

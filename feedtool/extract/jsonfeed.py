@@ -13,9 +13,9 @@ from typing import Any
 from feedparser.urls import resolve_relative_uris
 
 from feedtool.errors import ExtractError
-from feedtool.extract.html import join
 from feedtool.model import Extracted, Fetched, RawItem
 from feedtool.normalize import parse_iso
+from feedtool.urls import join
 
 _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 # The version member as JSON text; slashes may be escaped ("https:\/\/jsonfeed.org\/...").

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from feedtool.errors import ConfigError
-from feedtool.extract.html import Selector, SelectorError
+from feedtool.extract.html import XPATH_PREFIX, Selector, SelectorError
 from feedtool.model import (
     DEFAULT_BODY_TEMPLATE,
     DEFAULT_TITLE_TEMPLATE,
@@ -349,7 +349,10 @@ def _check_date_format(value: str, where: str) -> None:
 
 
 def _targets_anchor(selector: str) -> bool:
-    """True when the last compound selector names <a>, so "@href" can be implied."""
+    """True when the last compound selector names <a>, so "@href" can be implied; for an XPath,
+    which may select the href itself, always."""
+    if selector.startswith(XPATH_PREFIX):
+        return True
     last = re.split(r"[\s>+~]+", selector.strip())[-1]
     return re.match(r"a(?![\w-])", last) is not None
 

@@ -203,3 +203,45 @@ def test_every_command_and_option_in_the_readme_exists(
         helptext = capsys.readouterr().out
         for option in re.findall(r"--[a-z-]+", usage):
             assert option in helptext, f"feedtool {command} has no {option}"
+
+
+@pytest.mark.parametrize(
+    ("select", "expected"),
+    [
+        ("item = 'li:first'", "select.item: invalid CSS selector 'li:first': The pseudo-class"),
+        ("item = '.i'\ntitle = 'a::text'", "select.title: invalid CSS selector 'a::text'"),
+        ("item = 'svg|g'", "select.item: invalid CSS selector 'svg|g': Undefined namespace"),
+        ("item = 'xpath://li['", "select.item: invalid XPath '//li[': Invalid expression"),
+        ("item = '.i'\ndate = 'xpath:date(.)'", "select.date: invalid XPath 'date(.)'"),
+        ("item = 'a@href'", "select.item: 'a@href' reads an attribute; the item selector"),
+    ],
+)
+def test_a_selector_the_engine_cannot_evaluate_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], select: str, expected: str
+) -> None:
+    text = GOOD_SOURCE + f"[sources.select]\n{select}\n"
+    assert f"sources[0] (csto-news).{expected}" in check_error(tmp_path, text, capsys)
+
+
+def test_an_inexpressible_pagination_or_identity_selector_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paginate = GOOD_SOURCE + "[sources.paginate]\nnext = 'a:contains-text(next)'\n"
+    assert "paginate.next: invalid CSS selector" in check_error(tmp_path, paginate, capsys)
+    identity = GOOD_SOURCE + "identity = 'xpath:@'\n[sources.select]\nitem = '.i'\n"
+    assert "identity: invalid XPath '@'" in check_error(tmp_path, identity, capsys)
+
+
+def test_xpath_selectors_load(tmp_path: Path) -> None:
+    path = tmp_path / "feedtool.toml"
+    path.write_text(
+        GOOD_SOURCE
+        + "identity = 'xpath:string(@data-id)'\n[sources.select]\n"
+        + "item = \"xpath://div[@class='news-item']\"\nlink = 'xpath:.//h3/a'\n"
+        + "date = 'xpath:string(.//time/@datetime)'\n"
+    )
+
+    select = config.load(path).sources[0].select
+
+    assert select is not None
+    assert (select.item, select.link) == ("xpath://div[@class='news-item']", "xpath:.//h3/a")

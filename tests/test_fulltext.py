@@ -283,3 +283,28 @@ def test_a_page_mislabelled_utf16_still_reads() -> None:
         b"<body><article><p>Hello there</p></article></body></html>"
     )
     assert extract_article(page, "http://example.org/a").content == "<p>Hello there</p>"
+
+
+def test_xpath_content_selector(news: bytes) -> None:
+    content = extract_article(news, NEWS_URL, "xpath://div[@class='story-body']").content
+    by_css = extract_article(news, NEWS_URL, "div.story-body").content
+
+    assert content is not None
+    assert content == by_css
+    lead = extract_article(news, NEWS_URL, "xpath:string(//div[@class='story-body']/p[1])")
+    assert lead.content is not None
+    assert lead.content.startswith("The harbour bridge reopened to traffic")
+
+
+def test_an_inexpressible_content_selector_is_an_extract_error(news: bytes) -> None:
+    with pytest.raises(ExtractError, match="invalid selector 'p:first': "):
+        extract_article(news, NEWS_URL, "p:first")
+
+
+@pytest.mark.parametrize(
+    "start", ["<html><body>\x00", "<?xml version='1.0' encoding='utf-8'?>\n<html><body>"]
+)
+def test_a_page_with_a_nul_or_an_xml_declaration_reads(start: str) -> None:
+    page = f"{start}<article>{BODY}<p id='end'>Конец</p></article></body></html>".encode()
+
+    assert extract_article(page, NEWS_URL, "#end").content == "Конец"

@@ -56,6 +56,7 @@ ITEMS = 20  # news items on a listing page
 PAGE_BYTES = 60_000  # every page is padded to about this size
 HANG_GOOD = 60  # good sources beside the hung ones in --hang
 DAEMON_IDLE = 15.0  # seconds the idle daemon is watched
+SAMPLE_EVERY = 0.1  # seconds between samples of a child's process tree memory
 RUN_TIMEOUT = 1800.0  # a child running longer than this is killed and reported
 BIN = Path(sys.executable).parent
 
@@ -507,8 +508,8 @@ class Outcome:
     wall: float  # seconds until the child itself ended
     cpu: float  # user + sys seconds of the child and all its descendants (worker pools too)
     rss_mb: float  # peak resident set of the child process itself (wait4's ru_maxrss)
-    rss_sum_mb: float  # sum of the peaks of every process of the tree: an upper bound
-    processes: int  # the child and the descendants that ran under it
+    tree_rss_mb: float  # peak resident set of the child and its descendants, sampled
+    processes: int  # most processes in the tree at one sample
     stderr: str
 
 
@@ -523,25 +524,21 @@ def become_subreaper() -> None:
         print("bench_run: no subreaper: worker processes' CPU may be missing", file=sys.stderr)
 
 
-def children_of() -> dict[int, list[int]]:
-    """{parent pid: [child pids]} of all processes, from /proc."""
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
-            tree.setdefault(parent, []).append(int(entry.name))
-    return tree
+def child_pids(pid: int) -> list[int]:
+    """The children of a process, from /proc/PID/task/*/children."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the thread or process ended meanwhile
+            found.extend(int(child) for child in task.read_text().split())
+    return found
 
 
 def process_tree(root: int) -> list[int]:
-    tree, found, todo = children_of(), [], [root]
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
         found.append(pid)
-        todo.extend(tree.get(pid, []))
+        todo.extend(child_pids(pid))
     return found
 
 
@@ -558,6 +555,36 @@ def wait_for_exit(pid: int, timeout: float) -> None:
                 os.kill(pid, signal.SIGKILL)
     finally:
         os.close(pidfd)
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    rss_mb: float  # resident memory of the process tree
+    cpu: float  # CPU seconds so far of the tree, and of the processes it has reaped
+    processes: int
+
+
+def sample(root: int) -> Sample:
+    """RSS and CPU of a live process and its descendants (a worker pool), from /proc."""
+    rss_kb = ticks = processes = 0
+    for pid in process_tree(root):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
+        rss_kb += int(rss[0]) if rss else 0
+        ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime (14-17)
+        processes += 1
+    return Sample(rss_kb / 1024, ticks / os.sysconf("SC_CLK_TCK"), processes)
+
+
+def sample_until(pid: int, ended: threading.Event, samples: list[Sample]) -> None:
+    """Sample the process tree of `pid` every SAMPLE_EVERY seconds until `ended` is set."""
+    while not ended.is_set():
+        samples.append(sample(pid))
+        ended.wait(SAMPLE_EVERY)
 
 
 class Children:
@@ -586,32 +613,41 @@ class Children:
         self.live[proc.pid] = (proc, started, log.with_suffix(".err"))
         return proc.pid
 
-    def wait(self, pid: int, timeout: float = RUN_TIMEOUT) -> Outcome:
-        """Wait for the child to end (killing it after `timeout` seconds) and measure it."""
+    def wait(self, pid: int, timeout: float = RUN_TIMEOUT, grace: float = 10) -> Outcome:
+        """Wait for the child to end (killing it after `timeout` seconds) and measure it.
+
+        Processes it leaves behind get `grace` seconds to end before they are killed."""
         proc, started, err = self.live[pid]
-        wait_for_exit(pid, timeout)
+        samples: list[Sample] = []
+        ended = threading.Event()
+        sampler = threading.Thread(target=sample_until, args=(pid, ended, samples), daemon=True)
+        sampler.start()
+        try:
+            wait_for_exit(pid, timeout)
+        finally:
+            ended.set()
+            sampler.join()
         _, status, usage = os.wait4(pid, 0)
         wall = time.perf_counter() - started
         del self.live[pid]
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        orphans = self._reap_orphans()
+        orphans = self._reap_orphans(grace)
         return Outcome(
             code=proc.returncode,
             wall=wall,
             cpu=sum(u.ru_utime + u.ru_stime for u in (usage, *orphans)),
             rss_mb=usage.ru_maxrss / 1024,
-            rss_sum_mb=sum(u.ru_maxrss for u in (usage, *orphans)) / 1024,
-            processes=1 + len(orphans),
+            tree_rss_mb=max((s.rss_mb for s in samples), default=0.0),
+            processes=max((s.processes for s in samples), default=1),
             stderr=err.read_text(errors="replace"),
         )
 
-    def _reap_orphans(self) -> list[resource.struct_rusage]:
-        """Descendants left behind by the child that just ended (a forkserver exits when its
-        parent is gone, so they end by themselves; after 10 s they are killed)."""
+    def _reap_orphans(self, grace: float) -> list[resource.struct_rusage]:
+        """Descendants left behind by the child that just ended, reparented to us."""
         usages = []
-        while orphans := [p for p in children_of().get(os.getpid(), []) if p not in self.live]:
+        while orphans := [p for p in child_pids(os.getpid()) if p not in self.live]:
             for pid in orphans:
-                wait_for_exit(pid, 10)
+                wait_for_exit(pid, grace)
                 with contextlib.suppress(ChildProcessError):
                     usages.append(os.wait4(pid, 0)[2])
         return usages
@@ -620,10 +656,12 @@ class Children:
         return self.wait(self.start(command, env))
 
     def close(self) -> None:
+        """Kill every child with all its descendants, and reap them."""
         for pid in list(self.live):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            self.wait(pid, timeout=5)
+            for member in process_tree(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(member, signal.SIGKILL)
+            self.wait(pid, timeout=5, grace=0)
 
 
 def tool(name: str) -> str:
@@ -752,7 +790,7 @@ def tail(text: str) -> str:
 def print_runs(results: dict[str, dict[str, list[Measured]]], sources: int) -> None:
     print(
         f"{'':9}{'scenario':<9}{'wall s':>7} {'(min-max)':<12}{'src/s':>6}{'CPU s':>7}"
-        f"{'CPU ms/src':>11}{'RSS MB':>8}{'(sum, procs)':>14}  {'HTTP 200/304':<13}"
+        f"{'CPU ms/src':>11}{'RSS MB':>8}{'tree MB':>8}{'procs':>6}  {'HTTP 200/304':<13}"
         f"{'items':>6} exit"
     )
     walls: dict[str, dict[str, float]] = {}
@@ -762,7 +800,7 @@ def print_runs(results: dict[str, dict[str, list[Measured]]], sources: int) -> N
             wall = statistics.median(o.wall for o in outcomes)
             cpu = statistics.median(o.cpu for o in outcomes)
             rss = statistics.median(o.rss_mb for o in outcomes)
-            rss_sum = statistics.median(o.rss_sum_mb for o in outcomes)
+            tree = statistics.median(o.tree_rss_mb for o in outcomes)
             processes = max(o.processes for o in outcomes)
             spread = f"({min(o.wall for o in outcomes):.2f}-{max(o.wall for o in outcomes):.2f})"
             last = runs[-1]
@@ -771,7 +809,7 @@ def print_runs(results: dict[str, dict[str, list[Measured]]], sources: int) -> N
             codes = ",".join(sorted({str(o.code) for o in outcomes}))
             print(
                 f"{program:<9}{scenario:<9}{wall:7.2f} {spread:<12}{sources / wall:6.0f}{cpu:7.2f}"
-                f"{cpu / sources * 1000:11.1f}{rss:8.1f}{f'({rss_sum:.0f}, {processes})':>14}  "
+                f"{cpu / sources * 1000:11.1f}{rss:8.1f}{tree:8.1f}{processes:6d}  "
                 f"{http:<13}{items:>6} {codes}"
             )
             walls.setdefault(program, {})[scenario] = wall
@@ -927,29 +965,6 @@ def micro_benchmark(children: Children, folder: Path) -> None:
 # --- daemon --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    rss_mb: float  # resident memory of the process tree
-    cpu: float  # CPU seconds so far of the tree, and of the processes it has reaped
-    processes: int
-
-
-def sample(root: int) -> Sample:
-    """RSS and CPU of a live process and its descendants (a worker pool), from /proc."""
-    rss_kb = ticks = processes = 0
-    for pid in process_tree(root):
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
-        rss_kb += int(rss[0]) if rss else 0
-        ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime (14-17)
-        processes += 1
-    return Sample(rss_kb / 1024, ticks / os.sysconf("SC_CLK_TCK"), processes)
-
-
 def daemon_benchmark(args: argparse.Namespace, children: Children, folder: Path) -> None:
     sources = args.sources or 1000
     site = Site(sources, args.hosts)
@@ -961,7 +976,9 @@ def daemon_benchmark(args: argparse.Namespace, children: Children, folder: Path)
         pid = children.start([tool("feedtool"), "-c", str(config), "daemon"])
         started = children.live[pid][1]
         done = "SELECT count(*) FROM sources WHERE last_check IS NOT NULL"
+        cycle: list[Sample] = []
         while state_count(config, done) != sources:
+            cycle.append(sample(pid))
             if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
                 sys.exit(f"feedtool daemon died: {tail(children.live[pid][2].read_text())}")
             if time.perf_counter() - started > RUN_TIMEOUT:
@@ -969,11 +986,12 @@ def daemon_benchmark(args: argparse.Namespace, children: Children, folder: Path)
             time.sleep(0.1)
         first = time.perf_counter() - started
         at_first = sample(pid)
+        peak = max(cycle, key=lambda s: s.rss_mb, default=at_first)
         http = site.take_counts()
         print(
             f"  first cycle:  {first:7.2f} s ({sources / first:.0f} sources/s), "
-            f"CPU {at_first.cpu:.2f} s, RSS {at_first.rss_mb:.1f} MB in "
-            f"{at_first.processes} process(es), HTTP 200/304: {http[200]}/{http[304]}"
+            f"CPU {at_first.cpu:.2f} s, RSS peak {peak.rss_mb:.1f} MB "
+            f"({peak.processes} processes), HTTP 200/304: {http[200]}/{http[304]}"
         )
         samples = []
         while time.perf_counter() - started - first < DAEMON_IDLE:
@@ -981,18 +999,19 @@ def daemon_benchmark(args: argparse.Namespace, children: Children, folder: Path)
             samples.append(sample(pid))
         idle_cpu = samples[-1].cpu - at_first.cpu
         low, high = min(s.rss_mb for s in samples), max(s.rss_mb for s in samples)
+        processes = ",".join(str(n) for n in sorted({s.processes for s in samples}))
         requests = sum(site.take_counts().values())
         print(
             f"  idle {DAEMON_IDLE:.0f} s:    RSS {low:.1f}-{high:.1f} MB, CPU {idle_cpu:.2f} s "
-            f"({idle_cpu / DAEMON_IDLE * 100:.1f} % of a core), {requests} requests"
+            f"({idle_cpu / DAEMON_IDLE * 100:.1f} % of a core), {processes} processes, "
+            f"{requests} requests"
         )
         stop_sent = time.perf_counter() - started
         os.kill(pid, signal.SIGTERM)
         outcome = children.wait(pid, timeout=30)
         print(
             f"  SIGTERM:      exit {outcome.code} after {outcome.wall - stop_sent:.2f} s; "
-            f"in all: CPU {outcome.cpu:.2f} s, peak RSS {outcome.rss_mb:.1f} MB "
-            f"(sum of {outcome.processes} processes' peaks {outcome.rss_sum_mb:.1f} MB)"
+            f"in all: CPU {outcome.cpu:.2f} s, peak RSS of the main process {outcome.rss_mb:.1f} MB"
         )
     finally:
         site.listener.stop()

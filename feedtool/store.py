@@ -3,10 +3,11 @@
 WAL mode, foreign keys on, schema versioned with PRAGMA user_version. Every change a run makes
 to one source happens in one transaction, so a crash leaves either all of it or none.
 
-Each worker thread opens its own Store (its own connection) on the same database: readers never
-wait, writers take SQLite's write lock up front (BEGIN IMMEDIATE) and queue for it for up to
-30 s. A source keeps at most `keep_items` items; the keys of older ones live on as tombstones
-(see Store.apply) so that an item pruned from state is still not new when it shows up again.
+Worker threads may each open their own Store (own connection) on the same database: readers
+never wait, writers take SQLite's write lock up front (BEGIN IMMEDIATE) and queue for it for up
+to 30 s, and migrations run under that lock. A source keeps at most `keep_items` items; the
+keys of older ones live on as tombstones (see Store._prune) so that an item pruned from state is
+still not new when it shows up again.
 """
 
 from __future__ import annotations
@@ -668,8 +669,8 @@ def _source_state(row: sqlite3.Row) -> SourceState:
 
 
 def _selectors(text: str | None) -> Selectors | None:
-    """Learned selectors from their JSON; None if they no longer fit the model (a field gone
-    or added since they were stored): detection then simply runs again."""
+    """Learned selectors from their JSON; None if they no longer fit the model (a field
+    renamed or removed since they were stored): detection then simply runs again."""
     if not text:
         return None
     try:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import socket
 import struct
+import threading
 import time
 import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -237,3 +242,188 @@ def test_binary_body_served_as_html_is_refused(site: Site) -> None:
         result = fetched(f.get(url))
     with pytest.raises(ExtractError, match="binary"):
         Page.parse(result.body, result.charset, result.content_type, result.url)
+
+
+# --- when to come back: Retry-After and freshness ----------------------------------------------
+
+
+def http_date(seconds_from_now: float) -> str:
+    return format_datetime(datetime.now(UTC) + timedelta(seconds=seconds_from_now), usegmt=True)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_in_seconds_is_reported_and_not_retried(site: Site, status: int) -> None:
+    url = site.page("/busy", "<html>later</html>", status=status, headers={"Retry-After": "120"})
+    with fetcher(retries=2) as f, pytest.raises(FetchError, match=f"HTTP {status}") as error:
+        f.get(url)
+    assert error.value.retry_after == 120
+    assert len(site.hits("/busy")) == 1  # the server asked us to wait: no retry within the run
+
+
+def test_retry_after_as_an_http_date(site: Site) -> None:
+    url = site.page("/busy", b"", status=503, headers={"Retry-After": http_date(90)})
+    with fetcher(retries=2) as f, pytest.raises(FetchError) as error:
+        f.get(url)
+    assert error.value.retry_after == pytest.approx(90, abs=2)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [("9999999", 86400), ("soon", None), ("0", None)],
+    ids=["capped-at-a-day", "unreadable", "zero"],
+)
+def test_retry_after_is_capped_or_ignored(
+    site: Site, retry_after: str, expected: float | None
+) -> None:
+    url = site.page("/busy", b"", status=429, headers={"Retry-After": retry_after})
+    with fetcher() as f, pytest.raises(FetchError) as error:
+        f.get(url)
+    assert error.value.retry_after == expected
+
+
+def test_503_with_an_unreadable_retry_after_is_retried_as_before(site: Site) -> None:
+    url = site.page("/down", b"", status=503, headers={"Retry-After": "soon"})
+    with fetcher(retries=1) as f, pytest.raises(FetchError) as error:
+        f.get(url)
+    assert error.value.retry_after is None
+    assert len(site.hits("/down")) == 2
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, None),
+        ({"Cache-Control": "public, max-age=300"}, 300),
+        ({"Cache-Control": 'max-age="300"', "Age": "100"}, 200),
+        ({"Cache-Control": "max-age=300, no-store"}, None),
+        ({"Cache-Control": "no-cache"}, None),
+        ({"Cache-Control": "s-maxage=600"}, None),
+        ({"Cache-Control": "max-age=0"}, None),
+        ({"Cache-Control": "max-age=31536000"}, 86400),
+        ({"Expires": "PLACEHOLDER"}, 600),
+        ({"Expires": "PLACEHOLDER", "Cache-Control": "max-age=60"}, 60),
+        ({"Expires": "0"}, None),
+        ({"Expires": "Thu, 01 Jan 1970 00:00:00 GMT"}, None),
+    ],
+    ids=[
+        "nothing",
+        "max-age",
+        "max-age-less-age",
+        "no-store",
+        "no-cache",
+        "s-maxage-ignored",
+        "zero",
+        "capped-at-a-day",
+        "expires",
+        "max-age-beats-expires",
+        "invalid-expires",
+        "past-expires",
+    ],
+)
+def test_fresh_for_comes_from_cache_control_or_expires(
+    site: Site, headers: dict[str, str], expected: float | None
+) -> None:
+    headers = {k: http_date(600) if v == "PLACEHOLDER" else v for k, v in headers.items()}
+    url = site.page("/news/", "<html>news</html>", headers=headers)
+    with fetcher() as f:
+        result = fetched(f.get(url))
+    if expected is None:
+        assert result.fresh_for is None
+    else:
+        assert result.fresh_for == pytest.approx(expected, abs=2)
+
+
+# --- proxies, read once ------------------------------------------------------------------------
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+class Proxy:
+    """A forwarding HTTP proxy that answers every request itself, recording the URLs asked for;
+    `redirect_to` makes it answer 302 to that URL instead."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.authorizations: list[str | None] = []
+        self.redirect_to: str | None = None
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy.urls.append(self.path)  # absolute: "http://news.example.test/"
+                proxy.authorizations.append(self.headers.get("Proxy-Authorization"))
+                if proxy.redirect_to:
+                    self.send_response(302)
+                    self.send_header("Location", proxy.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = b"<html>from the proxy</html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxy]:
+    """A proxy on loopback, and an environment with no other proxy setting."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    server = Proxy()
+    yield server
+    server.close()
+
+
+def test_http_proxy_is_used_and_read_once(proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    with fetcher() as f:
+        monkeypatch.delenv("HTTP_PROXY")  # read when the fetcher was made, not at each request
+        first = fetched(f.get("http://news.example.test/"))
+        second = fetched(f.get("http://news.example.test/archive/"))
+    assert first.body == second.body == b"<html>from the proxy</html>"
+    assert proxy.urls == ["http://news.example.test/", "http://news.example.test/archive/"]
+
+
+def test_all_proxy_is_used_for_http(proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALL_PROXY", proxy.url)
+    with fetcher() as f:
+        assert fetched(f.get("http://news.example.test/")).body == b"<html>from the proxy</html>"
+    assert proxy.urls == ["http://news.example.test/"]
+
+
+def test_no_proxy_hosts_are_fetched_directly_redirects_included(
+    proxy: Proxy, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://user:secret@"))
+    monkeypatch.setenv("NO_PROXY", "localhost, 127.0.0.0/8")
+    direct = site.page("/news/", "<html>direct</html>")
+    proxy.redirect_to = direct
+    with fetcher() as f:
+        assert fetched(f.get(direct)).body == b"<html>direct</html>"
+        assert proxy.urls == []
+        # through the proxy, then straight to the NO_PROXY host it redirects to
+        result = fetched(f.get("http://news.example.test/moved"))
+    assert (result.url, result.body) == (direct, b"<html>direct</html>")
+    assert proxy.urls == ["http://news.example.test/moved"]
+    assert proxy.authorizations[0] is not None
+    assert proxy.authorizations[0].startswith("Basic ")
+    assert len(site.hits("/news/")) == 2
+    assert all("Proxy-Authorization" not in headers for headers in site.hits("/news/"))

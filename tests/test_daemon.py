@@ -17,7 +17,7 @@ import pytest
 from filelock import FileLock
 
 from feedtool.store import Store
-from tests.conftest import Site, html_source, listing, news_items, write_config
+from tests.conftest import Site, Webhook, html_source, listing, news_items, write_config
 
 # `feedtool daemon` with a shorter heartbeat period than its 30 s (argv[1]), so that tests can
 # watch the heartbeat file move within seconds
@@ -333,3 +333,41 @@ def test_two_hundred_sources_then_idle(
     assert len(site.requests) == count  # each source once
     assert daemon.stop() == 0
     print(f"first cycle {first_cycle:.2f}s, idle CPU {idle_cpu:.3f}s in 3 s, RSS {rss:.0f} MB")
+
+
+def test_sighup_waits_for_a_hung_check_then_watches_the_new_sources(
+    daemons: Callable[..., Daemon], site: Site, silent: Silent, tmp_path: Path
+) -> None:
+    site.page("/news/", listing(news_items(3)))
+    stuck = html_source("stuck", silent.url, 'interval = "1h"')
+    config = write_config(tmp_path, stuck, settings="timeout = 2")
+    daemon = daemons(config)
+    daemon.wait_ready()
+    assert wait_until(lambda: bool(silent.accepted), 5), daemon.log()
+    write_config(tmp_path, stuck + html_source("news", site.url + "/news/"), settings="timeout = 2")
+
+    daemon.proc.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: "config reloaded, 2 sources" in daemon.log(), 5), daemon.log()
+    assert wait_until(lambda: bool(site.hits("/news/")), 5), daemon.log()
+
+    log = daemon.log()
+    assert log.index("stuck: failed") < log.index("config reloaded")  # its check was let end
+    assert len(silent.accepted) == 1  # and not started again: due in an hour
+    assert daemon.stop() == 0
+
+
+def test_notifications_go_out_right_after_the_check(
+    daemons: Callable[..., Daemon], site: Site, webhook: Webhook, tmp_path: Path
+) -> None:
+    site.page("/news/", listing(news_items(2)))
+    config = write_config(
+        tmp_path,
+        html_source("news", site.url + "/news/", "notify_initial = true")
+        + f'\n[[notify]]\nurl = "{webhook.target()}"\n',
+    )
+    daemon = daemons(config)
+    daemon.wait_ready()
+
+    assert webhook.wait_for(2, timeout=5), daemon.log()  # not on the 60 s timer
+    assert daemon.stop() == 0
+    assert len(webhook.messages()) == 2

@@ -27,7 +27,9 @@ def _sources(site: Site, count: int, **page: object) -> str:
 
 
 def test_slow_sources_are_waited_for_at_the_same_time(site: Site, tmp_path: Path) -> None:
-    path = write_config(tmp_path, _sources(site, 8, delay=0.8), settings="workers = 8")
+    path = write_config(
+        tmp_path, _sources(site, 8, delay=0.8), settings="workers = 8\nhost_connections = 8"
+    )
     started = time.monotonic()
     assert main(["-c", str(path), "run"]) == 0
     elapsed = time.monotonic() - started

@@ -46,6 +46,7 @@ from feedtool.model import (
     NotifyTarget,
     NotModified,
     Queued,
+    Selectors,
     Settings,
     Source,
     SourceResult,
@@ -54,7 +55,7 @@ from feedtool.model import (
     utc_now,
 )
 from feedtool.scheduler import is_due
-from feedtool.store import Outbox, SourceState, Store
+from feedtool.store import KEEP, Keep, Outbox, SourceState, Store
 
 logger = logging.getLogger(__name__)
 
@@ -321,11 +322,13 @@ def _refuse_fetch(url: str, validators: Validators | None = None) -> Fetched | N
 
 
 def _harvest_offloaded(
-    source: Source, fetched: Fetched, now: datetime
+    source: Source, fetched: Fetched, now: datetime, learned: Selectors | None
 ) -> tuple[Extracted, list[Item]] | None:
     """Extraction in a pool process; None when it must fetch, which only the run can do."""
     try:
-        return extract.normalized_items(source, fetched, now=now, fetch=_refuse_fetch)
+        return extract.normalized_items(
+            source, fetched, now=now, fetch=_refuse_fetch, learned=learned
+        )
     except _NeedsFetch:
         return None
 
@@ -385,6 +388,7 @@ class _SourceRun:
             health=self.health,
             notifications=lambda changes: self._plan(feed_title, changes),
             not_before=_hold(self.now, first.fresh_for),
+            learned=self._learned(extracted),
         )
         state = self.state
         if (
@@ -431,6 +435,12 @@ class _SourceRun:
             self._publish(feed_title, self.state.site_url if self.state else None)
         return SourceResult(source_id=self.source.id, status=Status.NOT_MODIFIED)
 
+    def _learned(self, extracted: Extracted) -> Selectors | Keep | None:
+        """What to remember of detection: its selectors, or nothing once they do not apply."""
+        before = self.state.learned if self.state else None
+        after = None if self.source.select or extracted.from_feed else extracted.selectors
+        return KEEP if after == before else after
+
     def _files_missing(self) -> bool:
         output_dir = self.context.settings.output_dir
         return not all((output_dir / f"{self.source.id}{s}").exists() for s in publish.SUFFIXES)
@@ -475,13 +485,16 @@ class _SourceRun:
 
     def _page(self, fetched: Fetched) -> tuple[Extracted, list[Item], int]:
         """One page or feed document: what was extracted, its usable items, how many skipped."""
+        learned = self.state.learned if self.state else None
         pool = self.context.offload.pool()
         harvested = None
         if pool is not None:
-            harvested = pool.submit(_harvest_offloaded, self.source, fetched, self.now).result()
+            harvested = pool.submit(
+                _harvest_offloaded, self.source, fetched, self.now, learned
+            ).result()
         if harvested is None:
             harvested = extract.normalized_items(
-                self.source, fetched, now=self.now, fetch=self.context.fetcher.get
+                self.source, fetched, now=self.now, fetch=self.context.fetcher.get, learned=learned
             )
         extracted, items = harvested
         return extracted, items, extracted.skipped + len(extracted.items) - len(items)

@@ -17,15 +17,26 @@ from feedtool import normalize
 from feedtool.errors import ExtractError, FetchError
 from feedtool.extract import feed
 from feedtool.extract.html import Page
-from feedtool.model import IDENTITY_RULES, Extracted, Fetched, Item, NotModified, Source
+from feedtool.model import (
+    IDENTITY_RULES,
+    Extracted,
+    Fetched,
+    Item,
+    NotModified,
+    Selectors,
+    Source,
+)
 
 logger = logging.getLogger(__name__)
 
 Fetch = Callable[[str], Fetched | NotModified]
 
 
-def items(source: Source, fetched: Fetched, fetch: Fetch) -> Extracted:
-    """Extract one fetched document. `fetch` gets an advertised feed for "auto" sources."""
+def items(
+    source: Source, fetched: Fetched, fetch: Fetch, learned: Selectors | None = None
+) -> Extracted:
+    """Extract one fetched document. `fetch` gets an advertised feed for "auto" sources;
+    `learned` are the selectors detection found on an earlier run of the source."""
     if source.type == "feed" or (source.type == "auto" and feed.looks_like_feed(fetched)):
         return feed.parse(fetched)
     page = Page.parse(fetched.body, fetched.charset, fetched.content_type, fetched.url)
@@ -35,22 +46,27 @@ def items(source: Source, fetched: Fetched, fetch: Fetch) -> Extracted:
         followed = _advertised(advertised, fetch)
         if followed is not None:
             return followed
-        extracted = detect_items(page)
+        extracted = _detected(page, learned)
     else:
-        extracted = detect_items(page)
+        extracted = _detected(page, learned)
     if source.paginate.max_pages <= 1:  # finding the next page costs selector passes
         return extracted
     return replace(extracted, next_url=page.next_url(source.paginate))
 
 
 def normalized_items(
-    source: Source, fetched: Fetched, *, now: datetime, fetch: Fetch
+    source: Source,
+    fetched: Fetched,
+    *,
+    now: datetime,
+    fetch: Fetch,
+    learned: Selectors | None = None,
 ) -> tuple[Extracted, list[Item]]:
     """Extract one document and normalize its items: what a run would make of it.
 
     Scraped items need a link; a feed's entries (an "auto" source's advertised feed too) do not.
     """
-    extracted = items(source, fetched, fetch)
+    extracted = items(source, fetched, fetch, learned)
     cleaned = normalize.items(
         extracted.items,
         source=source,
@@ -84,6 +100,20 @@ def _advertised(url: str, fetch: Fetch) -> Extracted | None:
         logger.warning("advertised feed %s has no items; detecting items on the page", url)
         return None
     return extracted
+
+
+def _detected(page: Page, learned: Selectors | None) -> Extracted:
+    """Items by the selectors detection found before, while they still hold; else detection.
+
+    Detection costs several times a selector pass, so an "auto" source detects once and
+    re-uses what it found until a redesign makes those selectors skip as much as they find.
+    """
+    if learned is not None:
+        extracted = page.extract(learned)
+        if extracted.items and extracted.skipped <= len(extracted.items):
+            return replace(extracted, selectors=learned)
+        logger.info("%s: the detected selectors no longer match; detecting again", page.url)
+    return detect_items(page)
 
 
 def detect_items(page: Page) -> Extracted:

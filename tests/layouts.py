@@ -1,18 +1,29 @@
-"""The hand-written listing layouts and what counts as detecting one of their items right.
+"""The listing pages detection is judged on, and what counts as detecting their items right.
 
-Shared by tests/test_detect.py and benchmarks/eval_detect.py, so both judge alike.
+- The hand-written layouts (tests/data/layouts): an item is right with its link, title and date.
+- Saved real listings (../shared/real-listings beside the repository, read in place, never
+  copied): an item is right with its link, compared as feedtool compares links.
+
+Shared by tests/test_detect.py, tests/test_detect_real.py and benchmarks/eval_detect.py, so all
+judge alike.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from feedtool.extract.html import Page
 from feedtool.model import RawItem
-from feedtool.normalize import parse_date
+from feedtool.normalize import canonical_link, link_identity, parse_date
 
 LAYOUTS = Path(__file__).parent / "data" / "layouts"
 LAYOUT_NAMES = sorted(p.name for p in LAYOUTS.iterdir() if p.is_dir())
+REAL_LISTINGS = Path(__file__).resolve().parent.parent.parent / "shared" / "real-listings"
 # relative dates ("2 hours ago") in the layouts are read against one fixed clock
 CLOCK = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -44,3 +55,56 @@ def is_correct(found: RawItem, expected: dict[str, str | None]) -> bool:
         and collapse(found.title) == collapse(expected["title"])
         and same_date(found.date, expected.get("date"))
     )
+
+
+def load_layout(name: str) -> tuple[Page, dict[str, Any]]:
+    """A layout's page, parsed as feedtool parses a fetched page, and its expected.json."""
+    folder = LAYOUTS / name
+    spec = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    page = Page.parse((folder / "page.html").read_bytes(), None, "text/html", spec["base_url"])
+    return page, spec
+
+
+def real_listing_folders(directory: Path = REAL_LISTINGS) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if (p / "expected.json").is_file())
+
+
+def load_real_listing(folder: Path) -> tuple[Page, dict[str, Any]]:
+    """A saved page, decoded with the charset it was served with, and its expected.json."""
+    spec = json.loads((folder / "expected.json").read_text(encoding="utf-8"))
+    _, _, charset = spec.get("content_type", "").partition("charset=")
+    body = (folder / "page.html").read_bytes()
+    return Page.parse(body, charset.strip() or None, "text/html", spec["url"]), spec
+
+
+def link_key(link: str, base: str) -> str:
+    """A link as feedtool compares them: no scheme, "www.", trailing slash or fragment."""
+    return link_identity(canonical_link(link, base) or link)
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    expected: int
+    found: int
+    correct: int
+
+    @property
+    def precision(self) -> float:
+        return self.correct / self.found if self.found else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.correct / self.expected if self.expected else 1.0
+
+
+def score_real_listing(spec: dict[str, Any], items: Sequence[RawItem]) -> Score:
+    """Found items against a real page's expected ones, by link.
+
+    Links listed as `optional` (a featured teaser of another kind, a link two rows share) are
+    neither required nor counted against precision.
+    """
+    url = spec["url"]
+    optional = {link_key(link, url) for link in spec.get("optional", ())}
+    expected = {link_key(item["link"], url) for item in spec["items"]} - optional
+    found = {link_key(item.link, url) for item in items if item.link} - optional
+    return Score(len(expected), len(found), len(found & expected))

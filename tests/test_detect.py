@@ -7,25 +7,24 @@ import re
 from urllib.parse import urljoin
 
 import pytest
-import soupsieve
-from bs4 import BeautifulSoup, Tag
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
+from lxml.html import HtmlElement
 
-from feedtool.extract.detect import Detection, detect
-from feedtool.extract.html import Page
-from tests.layouts import LAYOUT_NAMES, LAYOUTS, collapse, is_correct
-
-
-def _load(name: str) -> tuple[BeautifulSoup, dict]:
-    spec = json.loads((LAYOUTS / name / "expected.json").read_text(encoding="utf-8"))
-    soup = BeautifulSoup((LAYOUTS / name / "page.html").read_bytes(), "lxml")
-    return soup, spec
+from feedtool.extract.detect import Detection, _TextReader, detect
+from feedtool.extract.html import Page, Selector, parse_html, text_of
+from tests.layouts import LAYOUT_NAMES, LAYOUTS, collapse, is_correct, load_layout, same_date
 
 
-def _detect(name: str) -> tuple[BeautifulSoup, dict, Detection]:
-    soup, spec = _load(name)
-    return soup, spec, detect(soup, spec["base_url"])
+def _tree(html: str) -> HtmlElement:
+    """The page's <html> element, parsed as feedtool parses pages."""
+    return parse_html(html)
+
+
+def _detect(name: str) -> tuple[HtmlElement, dict, Detection]:
+    page, spec = load_layout(name)
+    return page.root, spec, detect(page.root, spec["base_url"])
 
 
 def test_there_are_enough_layouts() -> None:
@@ -67,40 +66,110 @@ def test_items_are_clean(name: str) -> None:
         assert item.summary is None or item.summary.strip()
 
 
-def _apply(soup: BeautifulSoup, base_url: str, detection: Detection) -> list[tuple[str, str]]:
+def _apply(root: HtmlElement, base_url: str, detection: Detection) -> list[tuple[str, str]]:
     """(link, title) of each item the suggested selectors find, as feedtool would read them."""
     selectors = detection.selectors
     assert selectors is not None
     assert selectors.link
     assert selectors.title
-    base = soup.find("base", href=True)
-    base_url = urljoin(base_url, str(base["href"])) if isinstance(base, Tag) else base_url
+    base = root.find(".//base[@href]")
+    base_url = urljoin(base_url, base.get("href")) if base is not None else base_url
     link_css, _, attribute = selectors.link.rpartition("@")
     assert attribute == "href"
     out = []
-    for element in soupsieve.select(selectors.item, soup):
-        anchor = soupsieve.select_one(link_css, element) if link_css else element
-        title = soupsieve.select_one(selectors.title, element)
+    for element in Selector.compile(selectors.item).all(root):
+        anchor = Selector.compile(link_css).first(element) if link_css else element
+        title = Selector.compile(selectors.title).first(element)
         assert anchor is not None
         assert title is not None
-        out.append((urljoin(base_url, str(anchor["href"])), collapse(title.get_text(" "))))
+        out.append((urljoin(base_url, anchor.get("href")), collapse(text_of(title))))
     return out
 
 
 @pytest.mark.parametrize("name", LAYOUT_NAMES)
 def test_suggested_selectors_reproduce_the_items(name: str) -> None:
-    soup, spec, detection = _detect(name)
+    root, spec, detection = _detect(name)
     if name in ("bitrix-en", "wordpress", "drupal-views"):
         assert detection.selectors is not None
     if detection.selectors is None:
         return
     selectors = detection.selectors
-    for css in (selectors.item, selectors.title, selectors.link, selectors.date, selectors.summary):
-        if css and css.partition("@")[0]:
-            soupsieve.compile(css.partition("@")[0])
-    assert _apply(soup, spec["base_url"], detection) == [
+    for spec_ in (
+        selectors.item,
+        selectors.title,
+        selectors.link,
+        selectors.date,
+        selectors.summary,
+    ):
+        if spec_:
+            Selector.compile(spec_)
+    assert _apply(root, spec["base_url"], detection) == [
         (item.link, item.title) for item in detection.items
     ]
+
+
+@pytest.mark.parametrize("name", LAYOUT_NAMES)
+def test_pinned_selectors_extract_the_detected_items(name: str) -> None:
+    """A source remembers the suggested selectors and extracts with them on later runs, on a
+    fresh parse of the page: the same items must come out (whitespace and the date's
+    surrounding words aside)."""
+    _, spec, detection = _detect(name)
+    if detection.selectors is None:
+        return
+    html = (LAYOUTS / name / "page.html").read_bytes()
+    page = Page.parse(html, None, "text/html", spec["base_url"])
+
+    extracted = page.extract(detection.selectors).items
+
+    assert [(i.link, collapse(i.title)) for i in extracted] == [
+        (i.link, i.title) for i in detection.items
+    ]
+    for pinned, detected in zip(extracted, detection.items, strict=True):
+        assert (pinned.date is None) == (detected.date is None)
+        assert same_date(pinned.date, detected.date)
+        assert (pinned.summary or "").strip() == (detected.summary or "")
+
+
+@pytest.mark.parametrize("name", ["wordpress", "bitrix-ru", "table-releases"])
+def test_detecting_again_on_the_same_tree_gives_the_same_result(name: str) -> None:
+    """Detection caches per element while it runs; nothing must leak into the next run, nor
+    be disturbed by extraction on the same tree."""
+    page, spec = load_layout(name)
+    first = detect(page.root, spec["base_url"])
+    assert first.selectors is not None
+
+    page.extract(first.selectors)
+
+    assert detect(page.root, spec["base_url"]) == first
+
+
+TEXT_CASES = [
+    "<p>a <b>b</b><!-- no --> c<script>no()</script> d<style>.no{}</style> e</p>",
+    "<div>x<template><i>no</i> no</template> y <ruby>漢<rt>no</rt><rp>(no)</rp></ruby></div>",
+    "<ul><li> one </li>\n<li>two\u00a0 three</li></ul><?pi no?>",
+]
+
+
+@pytest.mark.parametrize("html", TEXT_CASES)
+def test_detector_reads_text_as_text_of(html: str) -> None:
+    """The detector's faster text reading gives what pinned selectors read (text_of).
+
+    Not for a script, style, template or ruby annotation itself: no title or date is one.
+    """
+    root = _tree(html)
+    reader = _TextReader.of(root)
+    containers = ("script", "style", "template", "rt", "rp")
+    for element in root.iter(etree.Element):
+        if not any(e.tag in containers for e in (element, *element.iterancestors())):
+            assert reader.text(element) == collapse(text_of(element))
+
+
+@pytest.mark.parametrize("name", LAYOUT_NAMES)
+def test_detector_reads_layout_text_as_text_of(name: str) -> None:
+    page, _ = load_layout(name)
+    reader = _TextReader.of(page.root)
+    for element in page.root.iter("a", "h2", "h3", "p", "li", "div", "td", "time", "span"):
+        assert reader.text(element) == collapse(text_of(element))
 
 
 def _extract_dates(html: str, base_url: str, detection: Detection) -> list[str | None]:
@@ -112,9 +181,10 @@ def _extract_dates(html: str, base_url: str, detection: Detection) -> list[str |
 
 @pytest.mark.parametrize("name", ["table-releases", "ul-list"])
 def test_suggested_date_selector_reproduces_the_dates(name: str) -> None:
-    soup, spec, detection = _detect(name)
+    _, spec, detection = _detect(name)
+    html = (LAYOUTS / name / "page.html").read_text(encoding="utf-8")
 
-    dates = _extract_dates(str(soup), spec["base_url"], detection)
+    dates = _extract_dates(html, spec["base_url"], detection)
 
     assert dates == [item.date for item in detection.items]
     assert None not in dates
@@ -126,7 +196,7 @@ def test_unclassed_date_column_after_a_number_column_gets_a_positional_selector(
     html = (LAYOUTS / "table-releases" / "page.html").read_text(encoding="utf-8")
     html = html.replace('<tr><td class="c-date">', "<tr><td>1</td><td>")
     html = re.sub(r"<td><a href=\"\.\./files/[^<]*</a></td>", "", html)  # short rows
-    detection = detect(BeautifulSoup(html, "lxml"), spec["base_url"])
+    detection = detect(_tree(html), spec["base_url"])
 
     assert detection.selectors is not None
     assert detection.selectors.date == "td:nth-of-type(2)"
@@ -198,7 +268,7 @@ ARTICLE = """<!DOCTYPE html><html><head><title>Solar roof is live</title></head>
     ids=["article", "empty-body", "empty", "text", "one-link", "bad-urls", "deep", "frameset"],
 )
 def test_pages_without_a_listing_give_nothing(html: str) -> None:
-    detection = detect(BeautifulSoup(html, "lxml"), "https://example.org/2024/12/23/solar-roof/")
+    detection = detect(_tree(html), "https://example.org/2024/12/23/solar-roof/")
     assert detection.items == ()
     assert detection.selectors is None
 
@@ -226,7 +296,7 @@ def test_date_formats(date: str) -> None:
         f"with a longer title</a></li>"
         for i in range(5)
     )
-    detection = detect(BeautifulSoup(f"<ul>{rows}</ul>", "lxml"), "https://example.org/news/")
+    detection = detect(_tree(f"<ul>{rows}</ul>"), "https://example.org/news/")
     assert [item.date for item in detection.items] == [date] * 5
 
 
@@ -237,7 +307,7 @@ def test_links_resolve_against_base_href() -> None:
         for i in range(1, 5)
     )
     html = f'<head><base href="https://cdn.example.org/press/"></head><table>{rows}</table>'
-    detection = detect(BeautifulSoup(html, "lxml"), "https://example.org/press/list/")
+    detection = detect(_tree(html), "https://example.org/press/list/")
     assert [item.link for item in detection.items] == [
         f"https://cdn.example.org/press/{i}.html" for i in range(1, 5)
     ]
@@ -269,7 +339,7 @@ def _tag_soup(draw: st.DrawFn) -> str:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_tag_soup())
 def test_odd_html_never_raises(html: str) -> None:
-    detection = detect(BeautifulSoup(html, "lxml"), "https://example.org/news/")
+    detection = detect(_tree(html), "https://example.org/news/")
     assert isinstance(detection.items, tuple)
 
 
@@ -283,15 +353,15 @@ CARDS = "".join(
 
 def test_cards_that_are_links() -> None:
     """The whole card is the link: the item's own href, the summary inside the link."""
-    soup = BeautifulSoup(f'<main><div class="grid">{CARDS}</div></main>', "lxml")
-    detection = detect(soup, "https://example.org/stories/")
+    root = _tree(f'<main><div class="grid">{CARDS}</div></main>')
+    detection = detect(root, "https://example.org/stories/")
     assert [item.link for item in detection.items] == [
         f"https://example.org/stories/story-{i}/" for i in range(4)
     ]
     assert detection.items[0].summary == "A teaser of story 0, long enough to count."
     assert detection.selectors is not None
     assert detection.selectors.link == "@href"
-    assert _apply(soup, "https://example.org/stories/", detection) == [
+    assert _apply(root, "https://example.org/stories/", detection) == [
         (item.link, item.title) for item in detection.items
     ]
 
@@ -309,5 +379,5 @@ def test_lists_under_date_headings() -> None:
         + "</ul>"
         for n, (day, count) in enumerate(days.items())
     )
-    detection = detect(BeautifulSoup(f"<div>{html}</div>", "lxml"), "https://example.ru/lenta/")
+    detection = detect(_tree(f"<div>{html}</div>"), "https://example.ru/lenta/")
     assert len(detection.items) == sum(days.values())

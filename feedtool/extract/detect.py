@@ -12,15 +12,17 @@ import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice, pairwise
+from functools import lru_cache
+from itertools import chain, islice, pairwise
 from statistics import fmean
+from typing import Protocol
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
-import soupsieve as sv
-from bs4 import BeautifulSoup, Tag
-from bs4.element import NavigableString
+from lxml import etree
+from lxml.html import HtmlElement
 
-from feedtool.extract.html import Selector
+from feedtool.errors import ExtractError
+from feedtool.extract.html import Selector, inner_html
 from feedtool.model import RawItem, Selectors
 
 
@@ -32,13 +34,14 @@ class Detection:
     selectors: Selectors | None
 
 
-def detect(soup: BeautifulSoup, base_url: str) -> Detection:
+def detect(root: HtmlElement, base_url: str) -> Detection:
     """Find the repeated blocks holding the page's news items, skipping menus and boxes.
 
-    `base_url` is the URL the page was served at: it tells article links (deeper than the
-    listing) from the listing itself, its pagination and its breadcrumbs.
+    `root` is the page's document element (`<html>`). `base_url` is the URL the page was
+    served at: it tells article links (deeper than the listing) from the listing itself, its
+    pagination and its breadcrumbs.
     """
-    return _Detector(soup, base_url).run()
+    return _Detector(root, base_url).run()
 
 
 # --- vocabulary -------------------------------------------------------------------------------
@@ -74,7 +77,7 @@ _RELATIVE_WORD = re.compile(r"\bago\b|yesterday|today|just now|назад|вче
 _MAX_DATE_TEXT = 60  # longer strings are prose that happens to mention a date
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
-_ROOTS = frozenset({"html", "body", "[document]"})
+_ROOTS = frozenset({"html", "body"})
 _OFF_TAGS = frozenset({"nav", "header", "footer", "aside"})
 _OFF_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
 _OFF_NAMES = re.compile(
@@ -111,27 +114,86 @@ _WRAPPER_SHARE = 0.5  # an element holding this share of article links is layout
 _MAX_CHUNK_LEAD = 3  # siblings a flat item may have before its link (date, image, ...)
 
 
-def _text(element: Tag) -> str:
-    return " ".join(element.get_text(" ").split())
+class _String(Protocol):
+    """A text node as lxml's XPath gives it: a str knowing the element it is .text or .tail of."""
+
+    is_tail: bool
+
+    def getparent(self) -> HtmlElement: ...
+
+    def strip(self) -> str: ...
+
+    def split(self) -> list[str]: ...
 
 
-def _classes(element: Tag) -> list[str]:
-    value = element.get("class")
-    return [value] if isinstance(value, str) else list(value or ())
+@dataclass(frozen=True, slots=True)
+class _TextReader:
+    """The text nodes text_of reads: no comments, nor what scripts, styles, templates and ruby
+    annotations (rt, rp) hold (text_of keeps such an element's own text: no title is one).
+
+    Scripts and styles hold text only, so testing a node's parent leaves them out, four times
+    faster than looking through all its ancestors; that is needed for templates and ruby, which
+    may nest elements, and done only on the pages that have any.
+    """
+
+    nodes: etree.XPath  # smart strings: getparent() is the element holding .text or .tail
+    plain: etree.XPath
+
+    @staticmethod
+    def make(condition: str) -> _TextReader:
+        expression = f"descendant::text()[not({condition})]"
+        return _TextReader(etree.XPath(expression), etree.XPath(expression, smart_strings=False))
+
+    @staticmethod
+    def of(root: HtmlElement) -> _TextReader:
+        return _NESTED_TEXT if next(root.iter("template", "rt", "rp"), None) is not None else _TEXT
+
+    def strings(self, element: HtmlElement) -> list[_String]:
+        """The element's text nodes in document order (its own tail is not part of it)."""
+        return list(self.nodes(element))
+
+    def text(self, element: HtmlElement) -> str:
+        """The element's text as text_of reads it, whitespace collapsed."""
+        return " ".join(" ".join(self.plain(element)).split())
 
 
-def _names(element: Tag) -> str:
+_TEXT = _TextReader.make("parent::script or parent::style")
+_NESTED_TEXT = _TextReader.make(
+    " or ".join(f"ancestor::{name}" for name in ("script", "style", "template", "rt", "rp"))
+)
+
+
+def _parent_of(string: _String) -> HtmlElement:
+    """The element a text node sits in: a tail belongs to its element's parent."""
+    return string.getparent().getparent() if string.is_tail else string.getparent()
+
+
+def _classes(element: HtmlElement) -> list[str]:
+    return str(element.get("class") or "").split()
+
+
+def _names(element: HtmlElement) -> str:
     """Classes and id, lower case, for matching words like "sidebar" or "content"."""
-    ident = element.get("id")
-    return " ".join([*_classes(element), ident if isinstance(ident, str) else ""]).lower()
+    return " ".join([*_classes(element), str(element.get("id") or "")]).lower()
 
 
-def _stable_classes(element: Tag) -> frozenset[str]:
-    return frozenset(c for c in _classes(element) if not _UNSTABLE_CLASS.search(c))
+def _stable_classes(element: HtmlElement) -> frozenset[str]:
+    return _stable(element.get("class") or "")
 
 
-def _inside(element: Tag, ancestor: Tag) -> bool:
-    return element is ancestor or any(parent is ancestor for parent in element.parents)
+@lru_cache(maxsize=4096)
+def _stable(classes: str) -> frozenset[str]:
+    """The class attribute's stable classes; one attribute value recurs on every list item."""
+    return frozenset(c for c in classes.split() if not _UNSTABLE_CLASS.search(c))
+
+
+def _inside(element: HtmlElement, ancestor: HtmlElement) -> bool:
+    return element is ancestor or any(parent is ancestor for parent in element.iterancestors())
+
+
+def _elements(parent: HtmlElement) -> list[HtmlElement]:
+    """The element's child elements (no comments or processing instructions)."""
+    return list(parent.iterchildren(etree.Element))
 
 
 # --- scoring ----------------------------------------------------------------------------------
@@ -144,10 +206,10 @@ class _Found:
     link: str
     title: str
     date: str | None
-    summary: Tag | None
-    anchor: Tag
-    title_el: Tag
-    date_el: Tag | None
+    summary: HtmlElement | None
+    anchor: HtmlElement
+    title_el: HtmlElement
+    date_el: HtmlElement | None
     date_attr: bool  # the date is the datetime attribute of <time>
     quality: float  # how article-like the link is, 0..1
     titled: int  # distinct article links in the block with a title-like text, at least 1
@@ -157,20 +219,22 @@ class _Found:
 class _Candidate:
     """A run of look-alike blocks; a block is one element or a run of flat siblings."""
 
-    units: list[tuple[Tag, ...]]
-    members: list[Tag]  # every element of the signature, linked or not (for selector checks)
+    units: list[tuple[HtmlElement, ...]]
+    # every element of the signature, linked or not (for selector checks)
+    members: list[HtmlElement]
     context: float
     flat: bool
 
 
 class _Detector:
-    def __init__(self, soup: BeautifulSoup, base_url: str) -> None:
-        self.soup = soup
+    def __init__(self, root: HtmlElement, base_url: str) -> None:
+        self.root = root
+        self.reader = _TextReader.of(root)
         self.base = base_url
-        base = next((e for e in soup.descendants if isinstance(e, Tag) and e.name == "base"), None)
-        if base is not None and isinstance(base.get("href"), str):
+        base = next(root.iter("base"), None)
+        if base is not None and base.get("href") is not None:
             with contextlib.suppress(ValueError):
-                self.base = urljoin(base_url, str(base["href"]).strip())
+                self.base = urljoin(base_url, base.get("href").strip())
         origin = urlsplit(self.base)
         self.origin = f"{origin.scheme}://{origin.netloc}"
         page = urlsplit(base_url)
@@ -180,13 +244,18 @@ class _Detector:
         self.dir = self.path if not last else self.path + "/"
         if "." in last:
             self.dir = self.path[: -len(last)]
+        # Caches keyed by element: a key keeps its lxml proxy alive, so the node keeps that
+        # proxy (and its identity) for the whole detection.
         self._links: dict[str, tuple[str, float] | None] = {}
-        self._sigs: dict[int, str] = {}
-        self._contexts: dict[int, float] = {}
-        self._texts: dict[int, str] = {}
-        self._marked: dict[int, tuple[bool, bool, bool]] = {}
-        self._aboves: dict[int, tuple[float, bool]] = {}
-        self.counts: dict[int, int] = {}
+        self._sigs: dict[HtmlElement, str] = {}
+        self._contexts: dict[HtmlElement, float] = {}
+        self._texts: dict[HtmlElement, str] = {}
+        self._marked: dict[HtmlElement, tuple[bool, bool, bool]] = {}
+        self._aboves: dict[HtmlElement, tuple[float, bool]] = {}
+        self._reads: dict[tuple[HtmlElement, ...], _Found | None] = {}
+        self._titled: dict[HtmlElement, bool] = {}
+        self._arounds: dict[tuple[HtmlElement, bool, HtmlElement], re.Match[str] | None] = {}
+        self.counts: dict[HtmlElement, int] = {}  # article links in or at each element
         self.total = 0
         self.wrapper = 0.0
 
@@ -211,7 +280,7 @@ class _Detector:
                 title=f.title,
                 link=f.link,
                 date=f.date,
-                summary=(f.summary.decode_contents().strip() or None) if f.summary else None,
+                summary=(inner_html(f.summary).strip() or None) if f.summary is not None else None,
             )
             for f in found
         )
@@ -219,9 +288,9 @@ class _Detector:
 
     # links
 
-    def article(self, href: object) -> tuple[str, float] | None:
+    def article(self, href: str | None) -> tuple[str, float] | None:
         """The absolute link and how article-like it is; None for anything else."""
-        if not isinstance(href, str):
+        if href is None:
             return None
         if href not in self._links:
             self._links[href] = self._classify(href)
@@ -270,82 +339,78 @@ class _Detector:
 
     # candidates
 
-    def sig(self, element: Tag) -> str:
-        key = id(element)
-        if key not in self._sigs:
-            self._sigs[key] = ".".join([element.name, *sorted(_stable_classes(element))])
-        return self._sigs[key]
+    def sig(self, element: HtmlElement) -> str:
+        if element not in self._sigs:
+            self._sigs[element] = ".".join([element.tag, *sorted(_stable_classes(element))])
+        return self._sigs[element]
 
     def _candidates(self) -> Iterator[_Candidate]:
-        root = self.soup.body or self.soup
-        parents: dict[int, Tag] = {}
+        root = next(self.root.iter("body"), self.root)
+        parents: dict[HtmlElement, None] = {}  # in the order first met, as the anchors' are
         counts = self.counts
-        for anchor in root.descendants:
-            if not isinstance(anchor, Tag) or anchor.name != "a":
-                continue
+        for anchor in root.iter("a"):
             if self.article(anchor.get("href")) is None:
                 continue
             self.total += 1
-            counts[id(anchor)] = counts.get(id(anchor), 0) + 1
-            for element in anchor.parents:
-                key = id(element)
-                if key in counts:
-                    counts[key] += 1
+            counts[anchor] = counts.get(anchor, 0) + 1
+            for element in anchor.iterancestors():
+                if element in counts:
+                    counts[element] += 1
                 else:
-                    counts[key] = 1
-                    parents[key] = element
+                    counts[element] = 1
+                    parents[element] = None
         self.wrapper = _WRAPPER_SHARE * self.total
         # Look-alike siblings are grouped per parent; parents that look alike under one
         # grandparent (rows of a card grid) pool their blocks.
-        groups: dict[tuple[int, str, str], list[tuple[Tag, list[Tag]]]] = {}
-        for parent in parents.values():
-            if self.counts[id(parent)] < 2 or parent.name in ("html", "[document]"):
+        groups: dict[tuple[HtmlElement, str, str], list[tuple[HtmlElement, list[HtmlElement]]]] = {}
+        for parent in parents:
+            if counts[parent] < 2 or parent.tag == "html":
                 continue
-            kids = [kid for kid in parent.children if isinstance(kid, Tag)]
+            kids = _elements(parent)
             positions: dict[str, list[int]] = {}
             for index, kid in enumerate(kids):
                 positions.setdefault(self.sig(kid), []).append(index)
             for sig, where in positions.items():
-                linked = [i for i in where if id(kids[i]) in self.counts]
+                linked = [i for i in where if kids[i] in counts]
                 if not linked:
                     continue
-                groups.setdefault((id(parent.parent), self.sig(parent), sig), []).append(
+                groups.setdefault((parent.getparent(), self.sig(parent), sig), []).append(
                     (parent, [kids[i] for i in where])
                 )
                 if len(linked) >= _MIN_ITEMS:
                     yield from self._flat(kids, linked, self.context(parent, kids[linked[0]]))
-        for (_, parent_sig, sig), runs in groups.items():
-            if sum(id(m) in self.counts for _, run in runs for m in run) < 2:
+        for (grandparent, parent_sig, sig), runs in groups.items():
+            if sum(m in counts for _, run in runs for m in run) < 2:
                 continue
-            grandparent = runs[0][0].parent
             if len(runs) > 1 and grandparent is not None:
                 runs = self._pooled(grandparent, parent_sig, sig)
-            by_context: dict[float, list[Tag]] = {}
+            by_context: dict[float, list[HtmlElement]] = {}
             for parent, run in runs:
-                first = next((m for m in run if id(m) in self.counts), None)
+                first = next((m for m in run if m in counts), None)
                 if first is not None:
                     by_context.setdefault(self.context(parent, first), []).extend(run)
             for context, members in by_context.items():
-                units: list[tuple[Tag, ...]] = [(m,) for m in members if id(m) in self.counts]
+                units: list[tuple[HtmlElement, ...]] = [(m,) for m in members if m in counts]
                 if len(units) >= 2:
                     yield _Candidate(units=units, members=members, context=context, flat=False)
 
-    def _pooled(self, grandparent: Tag, parent_sig: str, sig: str) -> list[tuple[Tag, list[Tag]]]:
+    def _pooled(
+        self, grandparent: HtmlElement, parent_sig: str, sig: str
+    ) -> list[tuple[HtmlElement, list[HtmlElement]]]:
         """All look-alike parents' blocks in page order, parents with a single link included.
 
         Those were left out of the grouping (a lone link makes no run), but date-headed
         sections (an h3 date, then a list) often hold a single item.
         """
         runs = []
-        for parent in grandparent.children:
-            if not isinstance(parent, Tag) or id(parent) not in self.counts:
-                continue
-            if self.sig(parent) == parent_sig:
-                kids = [k for k in parent.children if isinstance(k, Tag) and self.sig(k) == sig]
-                runs.append((parent, kids))
+        for parent in grandparent.iterchildren(etree.Element):
+            if parent in self.counts and self.sig(parent) == parent_sig:
+                runs.append((parent, [k for k in _elements(parent) if self.sig(k) == sig]))
         return runs
 
-    def _flat(self, kids: list[Tag], linked: list[int], context: float) -> Iterator[_Candidate]:
+    def _flat(
+        self, kids: list[HtmlElement], linked: list[int], context: float
+    ) -> Iterator[_Candidate]:
         """Items with no wrapper of their own: runs of siblings such as date, link, date, link.
 
         A run starts `lead` siblings before its link; every run must start with the same kind
@@ -362,57 +427,55 @@ class _Detector:
             units = [tuple(kids[s:e]) for s, e in zip(starts, ends, strict=True)]
             yield _Candidate(units=units, members=[], context=context, flat=True)
 
-    def context(self, parent: Tag, first: Tag) -> float:
+    def context(self, parent: HtmlElement, first: HtmlElement) -> float:
         """How much a list looks like main content (>1) or navigation and side boxes (<1).
 
         `first` is the list's first linked block: its class and a heading just before it
         count too, as do headings just before the list and its two nearest wrappers.
         """
-        key = id(parent)
-        if key not in self._contexts:
+        if parent not in self._contexts:
             factor, main = self._above(parent)
-            for element in islice((parent, *parent.parents), 3):
-                if element.name in _ROOTS or self.counts.get(id(element), 0) >= self.wrapper:
+            for element in islice(chain((parent,), parent.iterancestors()), 3):
+                if element.tag in _ROOTS or self.counts.get(element, 0) >= self.wrapper:
                     break
                 factor *= _OFF if self.box_title(element) else 1.0
-            self._contexts[key] = max(factor, _OFF**4) * (1.5 if main else 1.0)
+            self._contexts[parent] = max(factor, _OFF**4) * (1.5 if main else 1.0)
         off_first = _OFF_NAMES.search(" ".join(_stable_classes(first)).lower())
-        return self._contexts[key] * (_OFF if off_first or self.box_title(first) else 1.0)
+        return self._contexts[parent] * (_OFF if off_first or self.box_title(first) else 1.0)
 
-    def _above(self, element: Tag) -> tuple[float, bool]:
+    def _above(self, element: HtmlElement) -> tuple[float, bool]:
         """The navigation factor of the element and its ancestors, and whether one is main.
 
         Memoized top-down, so the rows of a long menu do not each walk up to the root.
         """
-        chain: list[Tag] = []
-        node: Tag | None = element
-        while node is not None and node.name not in _ROOTS and id(node) not in self._aboves:
-            chain.append(node)
-            node = node.parent
-        factor, main = self._aboves.get(id(node), (1.0, False))
-        for node in reversed(chain):
+        path: list[HtmlElement] = []
+        node: HtmlElement | None = element
+        while node is not None and node.tag not in _ROOTS and node not in self._aboves:
+            path.append(node)
+            node = node.getparent()
+        factor, main = self._aboves.get(node, (1.0, False))
+        for node in reversed(path):
             off, off_names, is_main = self._marks(node)
-            if off or (off_names and self.counts.get(id(node), 0) < self.wrapper):
+            if off or (off_names and self.counts.get(node, 0) < self.wrapper):
                 factor *= _OFF
             main = main or is_main
-            self._aboves[id(node)] = (factor, main)
-        return self._aboves.get(id(element), (1.0, False))
+            self._aboves[node] = (factor, main)
+        return self._aboves.get(element, (1.0, False))
 
-    def _marks(self, element: Tag) -> tuple[bool, bool, bool]:
+    def _marks(self, element: HtmlElement) -> tuple[bool, bool, bool]:
         """Whether the element is navigation or a side box by tag or role, by name, or main."""
-        key = id(element)
-        if key not in self._marked:
+        if element not in self._marked:
             role = element.get("role")
             names = _names(element)
             off_names = bool(_OFF_NAMES.search(names))
-            self._marked[key] = (
-                element.name in _OFF_TAGS or role in _OFF_ROLES,
+            self._marked[element] = (
+                element.tag in _OFF_TAGS or role in _OFF_ROLES,
                 off_names,
-                element.name == "main"
+                element.tag == "main"
                 or role == "main"
                 or bool(not off_names and _MAIN_NAMES.search(names)),
             )
-        return self._marked[key]
+        return self._marked[element]
 
     # reading blocks
 
@@ -420,7 +483,9 @@ class _Detector:
         found: list[_Found] = []
         seen: set[str] = set()
         for unit in candidate.units:
-            item = self._read(unit)
+            if unit not in self._reads:  # pooled and per-parent candidates share blocks
+                self._reads[unit] = self._read(unit)
+            item = self._reads[unit]
             if item is not None and item.link not in seen:
                 seen.add(item.link)
                 found.append(item)
@@ -438,31 +503,30 @@ class _Detector:
         quality = fmean(f.quality for f in found)
         return len(found) * quality * single * wordy * (0.5 + dated) * (1 + 0.2 * summarized)
 
-    def text(self, element: Tag) -> str:
-        key = id(element)
-        if key not in self._texts:
-            self._texts[key] = _text(element)
-        return self._texts[key]
+    def text(self, element: HtmlElement) -> str:
+        if element not in self._texts:
+            self._texts[element] = self.reader.text(element)
+        return self._texts[element]
 
-    def _read(self, unit: tuple[Tag, ...]) -> _Found | None:
-        block = _Block.walk(unit)
-        links: dict[str, list[Tag]] = {}
+    def _read(self, unit: tuple[HtmlElement, ...]) -> _Found | None:
+        block = _Block(unit)
+        links: dict[str, list[HtmlElement]] = {}
         quality: dict[str, float] = {}
-        for element in block.all_tags():
-            if element.name == "a" and (article := self.article(element.get("href"))) is not None:
+        for element in block.all("a"):
+            if (article := self.article(element.get("href"))) is not None:
                 links.setdefault(article[0], []).append(element)
                 quality[article[0]] = article[1]
         if not links:
             return None
         date, date_el, date_attr = self._date(block)
-        heading: Tag | None = next(
-            (e for e in block.tags if e.name in _HEADINGS and self.text(e)), None
+        heading: HtmlElement | None = next(
+            (e for e in block.inner(*_HEADINGS) if self.text(e)), None
         )
         if heading is None:
             heading = next(
                 (
                     e
-                    for e in block.tags
+                    for e in block.inner()
                     if _TITLE_HINT.search(" ".join(_classes(e)))
                     and not (date_el is not None and _inside(date_el, e))
                     and 3 <= len(self.text(e)) <= 300
@@ -498,47 +562,87 @@ class _Detector:
             titled=max(1, sum(any(len(self.text(a)) >= 20 for a in links[u]) for u in links)),
         )
 
-    def _date(self, block: _Block) -> tuple[str | None, Tag | None, bool]:
+    def _date(self, block: _Block) -> tuple[str | None, HtmlElement | None, bool]:
         """The block's date: <time> first, else the first short text that reads as a date.
 
         Dates outside links and headings win over dates inside them (a title may mention one).
         """
-        for time in block.all_tags():
-            if time.name != "time":
-                continue
+        for time in block.all("time"):
             value = time.get("datetime")
-            if isinstance(value, str) and value.strip():
+            if value is not None and value.strip():
                 return value.strip(), time, True
             match = _DATE.search(self.text(time))
             if match:
                 return match.group(0), time, False
-        fallback: tuple[str, Tag] | None = None
-        for string in block.strings:
+        fallback: tuple[str, HtmlElement] | None = None
+        for string in block.strings(self.reader):
             stripped = string.strip()
             if len(stripped) > _MAX_DATE_TEXT or not (
                 any(map(str.isdigit, stripped)) or _RELATIVE_WORD.search(stripped)
             ):
                 continue
-            holder = string.parent
+            holder = _parent_of(string)
             match = _DATE.search(stripped)
             for _ in range(2):  # a date split over elements: <span>23</span> <span>Dec 2024</span>
                 if match or holder is None or any(holder is e for e in block.unit):
                     break
-                holder = holder.parent
-                match = _date_around(string, holder) if holder is not None else None
+                holder = holder.getparent()
+                match = self._date_around(string, holder) if holder is not None else None
             if not match or holder is None:
                 continue
-            in_title = any(p.name == "a" or p.name in _HEADINGS for p in (holder, *holder.parents))
-            if not in_title:
+            if not self.in_title(holder):
                 return match.group(0), holder, False
             fallback = fallback or (match.group(0), holder)
         if fallback:
             return fallback[0], fallback[1], False
         return None, None, False
 
+    def _date_around(self, string: _String, holder: HtmlElement) -> re.Match[str] | None:
+        """A date in holder's text that takes in string, so a row's number is no part of its date.
+
+        The text is joined as `_text` joins it, keeping where string starts and ends. Text nodes
+        are no objects in lxml: string is known by the element holding it and whether as a tail.
+        """
+        if len(self.text(holder)) > _MAX_DATE_TEXT:  # the text below, known already
+            return None
+        key = (string.getparent(), string.is_tail, holder)
+        if key not in self._arounds:  # nested blocks take in the same strings
+            pieces: list[str] = []
+            start = end = 0
+            for node in self.reader.strings(holder):
+                piece = " ".join(node.split())
+                if piece:
+                    pieces.append(piece)
+                if node.is_tail == key[1] and node.getparent() is key[0]:
+                    end = len(" ".join(pieces))
+                    start = end - len(piece)
+            text = " ".join(pieces)
+            self._arounds[key] = next(
+                (m for m in _DATE.finditer(text) if m.start() < end and start < m.end()), None
+            )
+        return self._arounds[key]
+
+    def in_title(self, element: HtmlElement) -> bool:
+        """Whether the element is or is inside a link or a heading; memoized top-down."""
+        path: list[HtmlElement] = []
+        node: HtmlElement | None = element
+        while node is not None and node not in self._titled:
+            path.append(node)
+            node = node.getparent()
+        titled = node is not None and self._titled[node]
+        for node in reversed(path):
+            titled = titled or node.tag == "a" or node.tag in _HEADINGS
+            self._titled[node] = titled
+        return self._titled[element]
+
     def _summary(
-        self, block: _Block, title_el: Tag, anchor: Tag, date_el: Tag | None, title: str
-    ) -> Tag | None:
+        self,
+        block: _Block,
+        title_el: HtmlElement,
+        anchor: HtmlElement,
+        date_el: HtmlElement | None,
+        title: str,
+    ) -> HtmlElement | None:
         """A teaser: an element hinted by its class, else the first paragraph, besides the title.
 
         It may sit inside the link only when the link wraps the whole card (title included).
@@ -547,85 +651,62 @@ class _Detector:
         holders = [e for e in (title_el, date_el) if e is not None]
         if title_el is anchor:
             holders.append(anchor)
-        plain: Tag | None = None
-        for element in block.tags:
-            if element.name not in ("p", "div", "section", "span", "dd"):
-                continue
+        # What holds a part, and what a holder holds, is no summary.
+        taken = {e for p in parts for e in chain((p,), p.iterancestors())}
+        taken.update(e for h in holders for e in h.iter())
+        plain: HtmlElement | None = None
+        for element in block.inner("p", "div", "section", "span", "dd"):
             hinted = bool(_SUMMARY_HINT.search(_names(element)))
-            if element.name == "span" and not hinted:
+            if element.tag == "span" and not hinted:
                 continue
-            if any(_inside(p, element) for p in parts) or any(_inside(element, h) for h in holders):
+            if element in taken:
                 continue
             text = self.text(element)
             if len(text) < 20 or text == title or _DATE.fullmatch(text):
                 continue
             if hinted:
                 return element
-            if plain is None and element.name == "p":
+            if plain is None and element.tag == "p":
                 plain = element
         return plain
 
-    def box_title(self, element: Tag) -> bool:
+    def box_title(self, element: HtmlElement) -> bool:
         """Whether a heading just before the element names a side box ("Most read")."""
-        seen = 0
-        for sibling in element.previous_siblings:
-            if not isinstance(sibling, Tag):
-                continue
-            if sibling.name in _HEADINGS or _TITLE_HINT.search(_names(sibling)):
+        for sibling in islice(element.itersiblings(etree.Element, preceding=True), 2):
+            if sibling.tag in _HEADINGS or _TITLE_HINT.search(_names(sibling)):
                 text = self.text(sibling)
                 if len(text) <= 60 and _BOX_TITLE.search(text):
                     return True
-            seen += 1
-            if seen == 2:
-                break
         return False
 
 
 @dataclass(frozen=True, slots=True)
 class _Block:
-    """A unit walked once: its elements (the wrapper of a one-element unit aside) and texts."""
+    """A unit (one element, or a run of flat siblings) as its items are read from it.
 
-    unit: tuple[Tag, ...]
-    tags: list[Tag]
-    strings: list[NavigableString]
-
-    @staticmethod
-    def walk(unit: tuple[Tag, ...]) -> _Block:
-        tags: list[Tag] = []
-        strings: list[NavigableString] = []
-        for element in unit:
-            if len(unit) > 1:
-                tags.append(element)
-            for node in element.descendants:
-                if isinstance(node, Tag):
-                    tags.append(node)
-                elif type(node) is NavigableString:  # not comments, scripts or styles
-                    strings.append(node)
-        return _Block(unit, tags, strings)
-
-    def all_tags(self) -> list[Tag]:
-        """The elements, the wrapper included (an item may be a lone <a> or <time>)."""
-        return self.tags if len(self.unit) > 1 else [self.unit[0], *self.tags]
-
-
-def _date_around(string: NavigableString, holder: Tag) -> re.Match[str] | None:
-    """A date in holder's text that takes in string, so a row's number is no part of its date.
-
-    The text is joined as `_text` joins it, keeping where string starts and ends.
+    Elements are found by lxml's own tag filters, in document order, rather than by walking
+    the block in Python.
     """
-    pieces: list[str] = []
-    start = end = 0
-    for node in holder.strings:
-        piece = " ".join(node.split())
-        if piece:
-            pieces.append(piece)
-        if node is string:
-            end = len(" ".join(pieces))
-            start = end - len(piece)
-    text = " ".join(pieces)
-    if len(text) > _MAX_DATE_TEXT:
-        return None
-    return next((m for m in _DATE.finditer(text) if m.start() < end and start < m.end()), None)
+
+    unit: tuple[HtmlElement, ...]
+
+    def all(self, *tags: str) -> Iterator[HtmlElement]:
+        """The elements with one of the tags, the units' own included (an item may be a lone
+        <a> or <time>)."""
+        return chain.from_iterable(element.iter(*tags) for element in self.unit)
+
+    def inner(self, *tags: str) -> Iterator[HtmlElement]:
+        """The elements with one of the tags (any, without tags), the wrapper of a one-element
+        unit aside: its class names the list, not the title or summary."""
+        if len(self.unit) > 1:
+            return self.all(*tags or (etree.Element,))
+        elements: Iterator[HtmlElement] = self.unit[0].iterdescendants(*tags or (etree.Element,))
+        return elements
+
+    def strings(self, reader: _TextReader) -> Iterator[_String]:
+        """The text nodes inside the unit's elements (not the text between flat siblings)."""
+        for element in self.unit:
+            yield from reader.strings(element)
 
 
 def _bare_host(host: str) -> str:
@@ -633,7 +714,9 @@ def _bare_host(host: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def _link_of(heading: Tag, links: dict[str, list[Tag]]) -> tuple[str | None, Tag | None]:
+def _link_of(
+    heading: HtmlElement, links: dict[str, list[HtmlElement]]
+) -> tuple[str | None, HtmlElement | None]:
     """The article link in (or around) the heading."""
     for url, anchors in links.items():
         for anchor in anchors:
@@ -649,20 +732,30 @@ def _suggest(detector: _Detector, candidate: _Candidate, found: list[_Found]) ->
     """Selectors that reproduce the detection, each checked against the page."""
     if candidate.flat:
         return None
-    members = {id(m) for m in candidate.members}
+    members = set(candidate.members)
     blocks = [
-        next(e for e in (f.anchor, *f.anchor.parents) if id(e) in members)
+        next(e for e in chain((f.anchor,), f.anchor.iterancestors()) if e in members)
         for f in found  # the anchor was found in one of the members
     ]
-    item = _item_selector(detector.soup, blocks, candidate.members)
+    item = _item_selector(detector.root, blocks, candidate.members)
     if item is None:
         return None
 
-    def href(element: Tag, f: _Found) -> bool:
+    def href(element: HtmlElement, f: _Found) -> bool:
         article = detector.article(element.get("href"))
         return article is not None and article[0] == f.link
 
-    title = _relative(blocks, [f.title_el for f in found], lambda e, f: _text(e) == f.title, found)
+    def same_title(element: HtmlElement, f: _Found) -> bool:
+        return detector.text(element) == f.title
+
+    def same_date(element: HtmlElement, f: _Found) -> bool:
+        if f.date_attr:
+            value = element.get("datetime")
+            return value is not None and value.strip() == f.date
+        match = _DATE.search(detector.text(element))
+        return match is not None and match.group(0) == f.date
+
+    title = _relative(blocks, [f.title_el for f in found], same_title, found)
     link = _relative(blocks, [f.anchor for f in found], href, found, allow_self=True)
     if title is None or link is None:
         return None
@@ -672,7 +765,7 @@ def _suggest(detector: _Detector, candidate: _Candidate, found: list[_Found]) ->
         date = _relative(
             [b for b, _ in dated],
             [f.date_el for _, f in dated if f.date_el is not None],
-            lambda e, f: _date_of(e, f.date_attr) == f.date,
+            same_date,
             [f for _, f in dated],
         )
         if date is not None and dated[0][1].date_attr:
@@ -689,34 +782,28 @@ def _suggest(detector: _Detector, candidate: _Candidate, found: list[_Found]) ->
     return Selectors(item=item, title=title, link=f"{link}@href", date=date, summary=summary)
 
 
-def _date_of(element: Tag, attr: bool) -> str | None:
-    if attr:
-        value = element.get("datetime")
-        return value.strip() if isinstance(value, str) else None
-    match = _DATE.search(_text(element))
-    return match.group(0) if match else None
-
-
-def _simple(elements: Sequence[Tag]) -> str | None:
+def _simple(elements: Sequence[HtmlElement]) -> str | None:
     """tag.class.class shared by all the elements, or None when their tags differ."""
-    name = elements[0].name
-    if not _SIMPLE_NAME.fullmatch(name) or any(e.name != name for e in elements):
+    name: str = elements[0].tag
+    if not _SIMPLE_NAME.fullmatch(name) or any(e.tag != name for e in elements):
         return None
     shared = frozenset.intersection(*(_stable_classes(e) for e in elements))
-    return name + "".join("." + sv.escape(c) for c in sorted(shared))
+    return name + "".join("." + _css_escape(c) for c in sorted(shared))
 
 
-def _item_selector(soup: BeautifulSoup, blocks: list[Tag], members: list[Tag]) -> str | None:
+def _item_selector(
+    root: HtmlElement, blocks: list[HtmlElement], members: list[HtmlElement]
+) -> str | None:
     """A selector for all the found blocks and, besides them, only their same-kind siblings.
 
     Tried from short to long: the blocks' tag and classes, then under ancestors (a child chain,
     a distinctive ancestor or id), then with the ancestors' positions as the last resort.
     """
-    allowed = {id(m) for m in members}
+    allowed = set(members)
     levels = [blocks]
     while len(levels) < 7:
-        parents = [e.parent for e in levels[-1]]
-        if any(p is None or p.name in ("html", "[document]") for p in parents):
+        parents = [e.getparent() for e in levels[-1]]
+        if any(p is None or p.tag == "html" for p in parents):
             break
         levels.append([p for p in parents if p is not None])
     parts: list[str] = []
@@ -743,44 +830,56 @@ def _item_selector(soup: BeautifulSoup, blocks: list[Tag], members: list[Tag]) -
             positioned.append(parts[depth] + (f":nth-of-type({only})" if only else ""))
             yield " > ".join(reversed(positioned))
 
-    # Every try ends in the blocks' tag and shared classes, so only elements that have them
-    # can match: checking the blocks, then those others until one matches, is a select over
-    # the page at a fraction of the cost.
-    name, shared = blocks[0].name, frozenset.intersection(*map(_stable_classes, blocks))
-    others = [
-        e
-        for e in soup.descendants
-        if isinstance(e, Tag)
-        and e.name == name
-        and id(e) not in allowed
-        and shared.issubset(_classes(e))
-    ]
+    # Each try is run over the page as Page.extract runs it: it must select every block and
+    # nothing else but the blocks' same-kind siblings.
     for css in tries():
-        compiled = Selector.compile(css)
-        if all(map(compiled.matches, blocks)) and not any(map(compiled.matches, others)):
+        compiled = _compiled(css)
+        if compiled is None:
+            continue
+        selected = compiled.all(root)
+        if allowed.issuperset(selected) and set(blocks).issubset(selected):
             return css
     return None
 
 
-def _place(element: Tag) -> int:
+def _place(element: HtmlElement) -> int:
     """The element's position among its same-tag siblings, from 1 (CSS :nth-of-type)."""
-    return 1 + sum(
-        1 for s in element.previous_siblings if isinstance(s, Tag) and s.name == element.name
-    )
+    return 1 + sum(1 for _ in element.itersiblings(element.tag, preceding=True))
 
 
-def _id_selector(element: Tag) -> str | None:
+def _id_selector(element: HtmlElement) -> str | None:
     """#id, unless the id looks generated (three digits or more in a row)."""
     ident = element.get("id")
-    if isinstance(ident, str) and ident and not re.search(r"\d{3}", ident):
-        return "#" + sv.escape(ident)
+    if ident and not re.search(r"\d{3}", ident):
+        return "#" + _css_escape(ident)
     return None
 
 
+def _css_escape(ident: str) -> str:
+    """An identifier (class or id) as CSS writes it: digits first and punctuation escaped."""
+    out = []
+    for index, char in enumerate(ident):
+        if char.isascii() and not (char.isalnum() or char in "-_"):
+            out.append("\\" + char if char.isprintable() else f"\\{ord(char):x} ")
+        elif char in "0123456789" and (index == 0 or (index == 1 and ident[0] == "-")):
+            out.append(f"\\{ord(char):x} ")
+        else:
+            out.append(char)
+    return "\\-" if ident == "-" else "".join(out)
+
+
+def _compiled(css: str) -> Selector | None:
+    """The selector, or None when the engine refuses what was built (an exotic class name)."""
+    try:
+        return Selector.compile(css)
+    except ExtractError:
+        return None
+
+
 def _relative(
-    blocks: list[Tag],
-    targets: list[Tag],
-    same: Callable[[Tag, _Found], bool],
+    blocks: list[HtmlElement],
+    targets: list[HtmlElement],
+    same: Callable[[HtmlElement, _Found], bool],
     found: list[_Found],
     *,
     allow_self: bool = False,
@@ -794,7 +893,7 @@ def _relative(
             return ""
         return None
     paths = [[t, *_until(t, b)] for t, b in zip(targets, blocks, strict=True)]
-    chain: list[str] = []
+    below: list[str] = []
     for depth in range(min(len(p) for p in paths)):
         part = _simple([p[depth] for p in paths])
         if part is None:
@@ -803,23 +902,23 @@ def _relative(
         places = {_place(p[depth]) for p in paths}
         if len(places) == 1:
             tries.append(f"{part}:nth-of-type({places.pop()})")
-        for css in (" > ".join([p, *chain]) for p in tries):
-            compiled = Selector.compile(css)
-            if all(
+        for css in (" > ".join([p, *below]) for p in tries):
+            compiled = _compiled(css)
+            if compiled is not None and all(
                 (hit := compiled.first(b)) is not None and same(hit, f)
                 for b, f in zip(blocks, found, strict=True)
             ):
                 return css
-        chain.insert(0, part)
+        below.insert(0, part)
         if depth >= 2:
             break
     return None
 
 
-def _until(element: Tag, block: Tag) -> list[Tag]:
+def _until(element: HtmlElement, block: HtmlElement) -> list[HtmlElement]:
     """The element's ancestors below the block."""
-    out: list[Tag] = []
-    for parent in element.parents:
+    out: list[HtmlElement] = []
+    for parent in element.iterancestors():
         if parent is block:
             return out
         out.append(parent)

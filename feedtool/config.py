@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from feedtool import messenger
 from feedtool.errors import ConfigError
 from feedtool.extract.html import XPATH_PREFIX, Selector, SelectorError
 from feedtool.model import (
@@ -203,7 +204,9 @@ def _config(data: Mapping[str, Any], path: Path, secrets: bool) -> Config:
         if source.id in seen:
             raise _Problem(f"sources[{i}] ({source.id}).id", f"duplicate source id {source.id!r}")
         seen.add(source.id)
-    notify = _each(root.get("notify", list, []), "notify", lambda t: _notify(t, secrets))
+    notify = _each(
+        root.get("notify", list, []), "notify", lambda t: _notify(t, secrets, settings.state_dir)
+    )
     for i, target in enumerate(notify):
         for name in target.sources:
             if name not in seen:
@@ -388,11 +391,11 @@ def _patterns(t: _Table, key: str) -> tuple[str, ...]:
     return patterns
 
 
-def _notify(t: _Table, secrets: bool) -> NotifyTarget:
+def _notify(t: _Table, secrets: bool, state_dir: Path) -> NotifyTarget:
     url = t.required("url", str)
     if secrets:
         url = _expand_env(url, t.at("url"))
-        _check_notify_url(url, t.at("url"))
+        _check_notify_url(url, t.at("url"), state_dir)
     target = NotifyTarget(
         url=url,
         sources=t.strings("sources"),
@@ -405,10 +408,8 @@ def _notify(t: _Table, secrets: bool) -> NotifyTarget:
     return target
 
 
-def _check_notify_url(url: str, where: str) -> None:
-    from feedtool.notify import accepts  # imports Apprise: only configs with [[notify]] pay
-
-    if not accepts(url):  # the URL holds secrets: name only its scheme
+def _check_notify_url(url: str, where: str, state_dir: Path) -> None:
+    if not messenger.accepts(url, state_dir):  # the URL holds secrets: name only its scheme
         scheme = url.split(":")[0]
         raise _Problem(where, f"not a notification URL Apprise understands ({scheme}://...)")
 

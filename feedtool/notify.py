@@ -8,17 +8,16 @@ on later runs with exponential backoff until `notify_max_age`, then dropped and 
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+from feedtool import messenger
 from feedtool.health import Alert
 from feedtool.model import TEMPLATE_FIELDS, Changes, Item, NotifyTarget, Pending, Queued, Source
 from feedtool.normalize import html_to_text
@@ -142,7 +141,7 @@ def deliver(
     send: Send | None = None,
 ) -> Delivery:
     """Send what is due in the outbox; each outcome is committed as soon as it is known."""
-    send = send or send_apprise
+    send = send or messenger.send
     by_key = {target_key(t.url): t for t in targets}
     sent = failed = dropped = 0
     for key, group in groupby(outbox.due(now), key=lambda p: p.target):
@@ -210,39 +209,3 @@ def _digest_message(rows: list[Pending]) -> tuple[str, str]:
     title = f"{sources[0] if len(sources) == 1 else 'feedtool'}: {len(rows)} new items"
     lines = [f"- {r.payload['title']}\n  {r.payload['link']}".rstrip() for r in rows]
     return title, "\n".join(lines)
-
-
-def accepts(url: str) -> bool:
-    """Whether Apprise understands the URL (checked when the config is loaded)."""
-    import apprise
-
-    with _apprise_log():
-        return bool(apprise.Apprise().add(url))
-
-
-@contextmanager
-def _apprise_log() -> Iterator[io.StringIO]:
-    """Apprise's log lines, kept from stderr: they can print a URL with its secrets."""
-    import apprise
-
-    logger = logging.getLogger("apprise")
-    propagate = logger.propagate
-    logger.propagate = False
-    try:
-        with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call,unused-ignore]
-            yield captured
-    finally:
-        logger.propagate = propagate
-
-
-def send_apprise(url: str, title: str, body: str) -> str | None:
-    """Deliver one message; the error Apprise logged on failure, None on success."""
-    import apprise  # costly to import; only runs that have something to send need it
-
-    notifier = apprise.Apprise()
-    with _apprise_log() as captured:
-        ok = notifier.add(url) and bool(notifier.notify(title=title, body=body))
-    if ok:
-        return None
-    lines = [line.split(" - ", 2)[-1] for line in captured.getvalue().splitlines() if line.strip()]
-    return lines[-1] if lines else "delivery failed"

@@ -434,3 +434,20 @@ def test_logs_name_targets_without_any_part_of_their_url(url: str) -> None:
     shown = describe(url) + " " + redact(url, f"failed sending to {url}")
     for part in secret_parts:
         assert part not in shown
+
+
+def test_a_notify_url_apprise_accepted_once_does_not_load_apprise_again(tmp_path: Path) -> None:
+    path = write_config(tmp_path, html_source("news", "http://127.0.0.1:9/news/"))
+    path.write_text(path.read_text() + '\n[[notify]]\nurl = "json://127.0.0.1:9/hook"\n')
+    probe = (
+        "import sys; from pathlib import Path; from feedtool import config;"
+        f"config.load(Path({str(path)!r})); print('apprise' in sys.modules)"
+    )
+    loads = [
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    ]
+    assert loads == ["True", "False"]
+    assert "json://" not in (tmp_path / "state" / "notify-urls.accepted").read_text()

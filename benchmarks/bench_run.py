@@ -637,7 +637,7 @@ class Children:
             wall=wall,
             cpu=sum(u.ru_utime + u.ru_stime for u in (usage, *orphans)),
             rss_mb=usage.ru_maxrss / 1024,
-            tree_rss_mb=max((s.rss_mb for s in samples), default=0.0),
+            tree_rss_mb=max([usage.ru_maxrss / 1024, *(s.rss_mb for s in samples)]),
             processes=max((s.processes for s in samples), default=1),
             stderr=err.read_text(errors="replace"),
         )
@@ -789,7 +789,7 @@ def tail(text: str) -> str:
 
 def print_runs(results: dict[str, dict[str, list[Measured]]], sources: int) -> None:
     print(
-        f"{'':9}{'scenario':<9}{'wall s':>7} {'(min-max)':<12}{'src/s':>6}{'CPU s':>7}"
+        f"{'':9}{'scenario':<9}{'wall s':>7} {'(min-max)':<14}{'src/s':>6}{'CPU s':>7}"
         f"{'CPU ms/src':>11}{'RSS MB':>8}{'tree MB':>8}{'procs':>6}  {'HTTP 200/304':<13}"
         f"{'items':>6} exit"
     )
@@ -808,7 +808,7 @@ def print_runs(results: dict[str, dict[str, list[Measured]]], sources: int) -> N
             items = "-" if last.items is None else str(last.items)
             codes = ",".join(sorted({str(o.code) for o in outcomes}))
             print(
-                f"{program:<9}{scenario:<9}{wall:7.2f} {spread:<12}{sources / wall:6.0f}{cpu:7.2f}"
+                f"{program:<9}{scenario:<9}{wall:7.2f} {spread:<14}{sources / wall:6.0f}{cpu:7.2f}"
                 f"{cpu / sources * 1000:11.1f}{rss:8.1f}{tree:8.1f}{processes:6d}  "
                 f"{http:<13}{items:>6} {codes}"
             )
@@ -990,8 +990,8 @@ def daemon_benchmark(args: argparse.Namespace, children: Children, folder: Path)
         http = site.take_counts()
         print(
             f"  first cycle:  {first:7.2f} s ({sources / first:.0f} sources/s), "
-            f"CPU {at_first.cpu:.2f} s, RSS peak {peak.rss_mb:.1f} MB "
-            f"({peak.processes} processes), HTTP 200/304: {http[200]}/{http[304]}"
+            f"CPU {at_first.cpu:.2f} s, sampled RSS peak {peak.rss_mb:.1f} MB "
+            f"({peak.processes} process(es)), HTTP 200/304: {http[200]}/{http[304]}"
         )
         samples = []
         while time.perf_counter() - started - first < DAEMON_IDLE:
@@ -1003,7 +1003,7 @@ def daemon_benchmark(args: argparse.Namespace, children: Children, folder: Path)
         requests = sum(site.take_counts().values())
         print(
             f"  idle {DAEMON_IDLE:.0f} s:    RSS {low:.1f}-{high:.1f} MB, CPU {idle_cpu:.2f} s "
-            f"({idle_cpu / DAEMON_IDLE * 100:.1f} % of a core), {processes} processes, "
+            f"({idle_cpu / DAEMON_IDLE * 100:.1f} % of a core), {processes} process(es), "
             f"{requests} requests"
         )
         stop_sent = time.perf_counter() - started

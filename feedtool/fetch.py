@@ -69,7 +69,12 @@ class HttpFetcher:
     `retries` times with exponential backoff; an overrun deadline is not (a server that trickles
     once trickles again). So a get() lasts at most (retries + 1) deadlines plus the backoff,
     plus the wait for its host's slot. Setting `stop` aborts every request and wait within
-    about STOP_POLL seconds with Interrupted (a connect in progress only at its own timeout).
+    about STOP_POLL seconds with Interrupted (a DNS lookup, connect or TLS handshake in
+    progress is cut off once it ends, at the latest at its own timeout).
+
+    `workers`: threads that may call get() at once (sizes the connection pools);
+    `host_connections`, `host_spacing`: the per-host limit (see _HostGate). for_settings()
+    takes all of these from Settings.
     """
 
     def __init__(
@@ -128,7 +133,8 @@ class HttpFetcher:
 
         Raises FetchError with a one-line reason once the retries are spent (with `retry_after`
         on a 429 or 503 that said when to come back), and Interrupted as soon as `stop` is set.
-        Safe to call from many threads at once.
+        Safe to call from many threads at once. The host's slot is that of `url`: a redirect
+        to another host does not wait for that host's.
         """
         headers = {}
         if validators and validators.etag:
@@ -643,6 +649,8 @@ def _parse_content_type(value: str) -> tuple[str, str | None]:
 def _describe(error: requests.exceptions.RequestException) -> str:
     if isinstance(error, requests.exceptions.Timeout):
         return "timed out"
+    if isinstance(error, requests.exceptions.ProxyError):
+        return "proxy failed"
     if isinstance(error, requests.exceptions.ConnectionError):
         reason = str(error.args[0]) if error.args else ""
         if "Name or service not known" in reason or "nodename nor servname" in reason:

@@ -340,7 +340,7 @@ PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 class Proxy:
     """A forwarding HTTP proxy that answers every request itself, recording the URLs asked for;
-    `redirect_to` makes it answer 302 to that URL instead."""
+    `redirect_to` makes it answer 302 to that URL instead. It refuses every CONNECT (https)."""
 
     def __init__(self) -> None:
         self.urls: list[str] = []
@@ -364,6 +364,11 @@ class Proxy:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_CONNECT(self) -> None:
+                proxy.urls.append(self.path)  # "news.example.test:443"
+                proxy.authorizations.append(self.headers.get("Proxy-Authorization"))
+                self.send_error(403, "Forbidden")
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -427,3 +432,11 @@ def test_no_proxy_hosts_are_fetched_directly_redirects_included(
     assert proxy.authorizations[0].startswith("Basic ")
     assert len(site.hits("/news/")) == 2
     assert all("Proxy-Authorization" not in headers for headers in site.hits("/news/"))
+
+
+def test_https_proxy_is_asked_to_connect(proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    with fetcher() as f, pytest.raises(FetchError) as error:
+        f.get("https://news.example.test/")
+    assert str(error.value) == "proxy failed"
+    assert proxy.urls == ["news.example.test:443"]

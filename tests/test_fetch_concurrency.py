@@ -11,12 +11,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from feedtool.errors import FetchError, Interrupted
 from feedtool.fetch import HttpFetcher
-from feedtool.model import Fetched, NotModified, Validators
+from feedtool.model import Fetched, NotModified, Settings, Validators
 from tests.conftest import Site
 
 Answer = Callable[[socket.socket, threading.Event], None]
@@ -242,6 +243,20 @@ def test_at_most_host_connections_requests_are_in_flight_to_one_host() -> None:
     assert all(isinstance(r, Fetched) for r in results)
     assert server.max_in_flight == 2
     assert server.connections <= 2
+
+
+def test_for_settings_passes_the_per_host_limit(tmp_path: Path) -> None:
+    settings = Settings(
+        state_dir=tmp_path, output_dir=tmp_path, retries=0, workers=4, host_connections=1
+    )
+    with (
+        keep_alive_server(page, delay=0.05) as server,
+        HttpFetcher.for_settings(settings) as fetcher,
+        ThreadPoolExecutor(max_workers=4) as pool,
+    ):
+        list(pool.map(lambda _: fetcher.get(server.url), range(8)))
+    assert server.max_in_flight == 1
+    assert server.connections == 1
 
 
 def test_other_hosts_do_not_wait_for_a_busy_one() -> None:

@@ -70,12 +70,17 @@ def render(feed: FeedInfo, items: Sequence[StoredItem], base_url: str) -> dict[s
 
 
 def write_feeds(
-    feed: FeedInfo, items: Sequence[StoredItem], output_dir: Path, base_url: str
+    feed: FeedInfo,
+    items: Sequence[StoredItem],
+    output_dir: Path,
+    base_url: str,
+    durable: bool = True,
 ) -> bool:
     """Render and write <output_dir>/<id><suffix>; return True if any file changed.
 
     Files whose bytes would not change are left alone so their mtime (and any HTTP
-    Last-Modified derived from it) stays put. Creates output_dir.
+    Last-Modified derived from it) stays put. Creates output_dir. `durable=False` skips the
+    fsync of each file, for a caller that syncs the disk once after writing many.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
     changed = False
@@ -86,12 +91,12 @@ def write_feeds(
                 continue
         except FileNotFoundError:
             pass
-        _replace_atomically(path, data)
+        _replace_atomically(path, data, durable)
         changed = True
     return changed
 
 
-def _replace_atomically(path: Path, data: bytes) -> None:
+def _replace_atomically(path: Path, data: bytes, durable: bool) -> None:
     """Write beside the target and rename over it: readers never see a half-written feed."""
     with tempfile.NamedTemporaryFile(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
@@ -101,7 +106,8 @@ def _replace_atomically(path: Path, data: bytes) -> None:
             tmp.flush()
             # NamedTemporaryFile creates 0600; feeds are public and served by another user.
             os.fchmod(tmp.fileno(), 0o644)
-            os.fsync(tmp.fileno())
+            if durable:
+                os.fsync(tmp.fileno())
             os.replace(tmp.name, path)
         except BaseException:
             os.unlink(tmp.name)

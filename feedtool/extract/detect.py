@@ -106,6 +106,7 @@ _SIMPLE_NAME = re.compile(r"[a-z][a-z0-9]*")
 _PAGE_QUERY = re.compile(r"pagen_\d+|page|paged|p|pg|start|offset|from", re.IGNORECASE)
 _PAGE_PATH = re.compile(r"/(?:page|p)/?\d+/?$", re.IGNORECASE)
 _SLUGGY = re.compile(r"[-_.\d]")
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 
 _MIN_ITEMS = 3
 _MIN_SCORE = 1.0
@@ -300,6 +301,9 @@ class _Detector:
         href = href.strip()
         if not href or href.startswith("#"):
             return None
+        scheme = _SCHEME.match(href)
+        if scheme and scheme.group(1).lower() not in ("http", "https"):
+            return None  # javascript:, mailto:, tel:, as urljoin would leave them
         try:
             if href.startswith(("http://", "https://")) and "/." not in href:
                 parts = urlsplit(href)
@@ -319,7 +323,7 @@ class _Detector:
         else:
             return None
         path = parts.path or "/"
-        query = parse_qsl(parts.query, keep_blank_values=True)
+        query = parse_qsl(parts.query, keep_blank_values=True) if parts.query else []
         if any(_PAGE_QUERY.fullmatch(key) for key, _ in query) or _PAGE_PATH.search(path):
             return None
         if not query and (self.path.rstrip("/") + "/").startswith(path.rstrip("/") + "/"):
@@ -335,7 +339,7 @@ class _Detector:
             depth = 0.7
         else:
             depth = 0.3
-        return urlunsplit(parts._replace(fragment="")), depth * site
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, "")), depth * site
 
     # candidates
 

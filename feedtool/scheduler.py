@@ -11,6 +11,7 @@ import functools
 import logging
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -172,8 +173,8 @@ class Daemon:
                 started = time.monotonic()
                 try:
                     wait = self._plan(runner)
-                except FeedtoolError as e:  # the state database: try again a bit later
-                    logger.error("daemon: %s", e)
+                except (FeedtoolError, sqlite3.Error) as e:  # the state database: try later
+                    logger.error("daemon: cannot plan, trying again in a minute: %s", e)
                     wait = float(self.NOTIFY_EVERY)
                 rest = self.REST * (time.monotonic() - started)
                 self.wake.wait(min(wait, self.MAX_SLEEP) if wait is not None else self.MAX_SLEEP)
@@ -267,6 +268,8 @@ class Daemon:
         runner.close()  # waits for the checks in progress (bounded by the fetch deadline)
         self._collect()
         self.config = new
+        ids = {source.id for source in new.sources}
+        self._held = {id: at for id, at in self._held.items() if id in ids}
         runner = self._runner()
         logger.info("daemon: config reloaded, %d sources", len(new.sources))
         return runner

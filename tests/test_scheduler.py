@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import threading
+import types
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from time import monotonic, sleep
+
+import pytest
+import schedule
 
 from feedtool.model import Health, Source, Validators
-from feedtool.scheduler import JITTER, MAX_BACKOFF, due_at, is_due, jitter
+from feedtool.scheduler import JITTER, MAX_BACKOFF, Daemon, due_at, is_due, jitter
 from feedtool.store import SourceState
+from tests.conftest import html_source, write_config
 
 T0 = datetime(2026, 3, 29, 0, 59, 30, tzinfo=UTC)  # 30 s before Europe's clocks go forward
 SOURCE = Source(id="news", url="https://example.org/news/", interval=600)
@@ -79,3 +87,40 @@ def test_jitter_is_small_stable_and_differs_from_check_to_check() -> None:
     assert jitter(SOURCE, state()) == jitter(SOURCE, state())  # the same on every pass
     other = Source(id="other", url=SOURCE.url, interval=600)
     assert jitter(other, state()) != jitter(SOURCE, state())
+
+
+def test_the_timer_survives_the_local_clock_going_back(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`schedule` keeps naive local times: at the end of summer time its 30 s heartbeat would
+    wait an hour and the container's healthcheck would fail."""
+    offset = [timedelta(0)]
+
+    class LocalClock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+            return datetime.now(tz) + offset[0]
+
+    fake = types.SimpleNamespace(
+        datetime=LocalClock, timedelta=timedelta, time=time, date=date, tzinfo=tzinfo
+    )
+    monkeypatch.setattr(schedule, "datetime", fake)
+    daemon = Daemon(write_config(tmp_path, html_source("news", "http://127.0.0.1:9/")))
+    monkeypatch.setattr(daemon, "HEARTBEAT_EVERY", 0.2)
+    beats: list[float] = []
+    monkeypatch.setattr(daemon, "_heartbeat", lambda: beats.append(monotonic()))
+    monkeypatch.setattr(daemon, "_deliver", lambda store: None)
+    timer = threading.Thread(target=daemon._timer)
+    timer.start()
+    try:
+        sleep(0.5)
+        offset[0] = timedelta(hours=-1)
+        before = len(beats)
+        sleep(0.7)
+        after = len(beats)
+    finally:
+        daemon.stop.set()
+        daemon._deliver_now.set()
+        timer.join(5)
+    assert before >= 1
+    assert after - before >= 2, beats

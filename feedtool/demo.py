@@ -21,9 +21,8 @@ from pathlib import Path
 import feedparser
 
 from feedtool import config
-from feedtool.model import Config, SourceResult
+from feedtool.model import SUFFIXES, Config, SourceResult
 from feedtool.pipeline import run_all
-from feedtool.publish import SUFFIXES
 
 NEW_ITEM = """
   <div class="news-item">

@@ -15,6 +15,12 @@ SourceType = Literal["html", "feed", "auto"]
 SOURCE_TYPES: tuple[str, ...] = get_args(SourceType)
 IDENTITY_RULES = ("link", "title", "title+date")  # Source.identity's words; else a selector
 TEMPLATE_FIELDS = ("title", "link", "source", "published", "summary")  # notify templates
+SUFFIXES = (".atom.xml", ".rss.xml", ".json")  # the files published for each source
+# Media types a page's <link rel="alternate"> names a feed by. Not application/json:
+# WordPress advertises its REST API (/wp-json/) with it.
+FEED_TYPES = frozenset(
+    {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
+)
 MAX_HOLD = 86400  # seconds: the longest a server's Retry-After or max-age may defer a check
 
 

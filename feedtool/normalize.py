@@ -385,6 +385,8 @@ def _hash(*parts: str) -> str:
 
 def passes_filters(item: Item, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
     """include: at least one pattern matches title or summary; exclude: none does."""
+    if not include and not exclude:
+        return True
     text = f"{item.title}\n{html_to_text(item.summary)}"
     if include and not any(re.search(p, text, re.IGNORECASE) for p in include):
         return False

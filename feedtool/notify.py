@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl, urlsplit
 from feedtool import messenger
 from feedtool.health import Alert
 from feedtool.model import TEMPLATE_FIELDS, Changes, Item, NotifyTarget, Pending, Queued, Source
-from feedtool.normalize import html_to_text
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +100,8 @@ def plan_alert(
 
 
 def _payload(source_title: str, item: Item) -> dict[str, str]:
+    from feedtool.normalize import html_to_text
+
     summary = html_to_text(item.summary)
     if len(summary) > SUMMARY_CHARS:
         summary = summary[: SUMMARY_CHARS - 1].rstrip() + "…"

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from feedtool import extract, health, normalize, notify, publish
+from feedtool import health, notify
 from feedtool.errors import (
     EmptyPageError,
     FeedtoolError,
@@ -37,6 +37,7 @@ from feedtool.errors import (
 from feedtool.fetch import HttpFetcher
 from feedtool.model import (
     MAX_HOLD,
+    SUFFIXES,
     Changes,
     Config,
     Extracted,
@@ -349,6 +350,8 @@ def _harvest_offloaded(
     source: Source, fetched: Fetched, now: datetime, learned: Selectors | None
 ) -> tuple[Extracted, list[Item]] | None:
     """Extraction in a pool process; None when it must fetch, which only the run can do."""
+    from feedtool import extract
+
     try:
         return extract.normalized_items(
             source, fetched, now=now, fetch=_refuse_fetch, learned=learned
@@ -467,7 +470,7 @@ class _SourceRun:
 
     def _files_missing(self) -> bool:
         output_dir = self.context.settings.output_dir
-        return not all((output_dir / f"{self.source.id}{s}").exists() for s in publish.SUFFIXES)
+        return not all((output_dir / f"{self.source.id}{s}").exists() for s in SUFFIXES)
 
     def _harvest(self, first: Fetched) -> tuple[tuple[Item, ...], int, Extracted]:
         """Items of the first page, then of following pages while they are all new.
@@ -502,13 +505,15 @@ class _SourceRun:
                 break
             items += page_items
             skipped += page_skipped
-        kept = tuple(
-            i for i in items if normalize.passes_filters(i, source.include, source.exclude)
-        )
+        from feedtool.normalize import passes_filters
+
+        kept = tuple(i for i in items if passes_filters(i, source.include, source.exclude))
         return kept, skipped, first_extracted
 
     def _page(self, fetched: Fetched) -> tuple[Extracted, list[Item], int]:
         """One page or feed document: what was extracted, its usable items, how many skipped."""
+        from feedtool import extract  # parsers and dates: only for pages that changed
+
         learned = self.state.learned if self.state else None
         pool = self.context.offload.pool()
         harvested = None
@@ -537,6 +542,8 @@ class _SourceRun:
         )
 
     def _publish(self, feed_title: str, site_url: str | None) -> None:
+        from feedtool import publish  # feedgen: only for feeds that changed
+
         settings = self.context.settings
         site = site_url or self.source.url  # a feed's own website, else the watched page
         feed = publish.FeedInfo(id=self.source.id, title=feed_title, site_url=site)

@@ -19,10 +19,8 @@ from typing import Any
 from feedgen.feed import FeedEntry, FeedGenerator
 
 from feedtool import PROJECT_URL, __version__
-from feedtool.model import StoredItem
+from feedtool.model import SUFFIXES, StoredItem
 from feedtool.normalize import html_to_text, strip_forbidden
-
-SUFFIXES = (".atom.xml", ".rss.xml", ".json")
 
 # `updated` of a feed without entries: the data holds no time, and "now" would change the
 # bytes on every run. Any fixed value is valid Atom; the Unix epoch reads as "never".

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from bs4.dammit import UnicodeDammit
-
 from feedtool.errors import ExtractError
 
 # PNG, GIF, JPEG, PDF, ZIP (and so Office files), gzip.
@@ -33,6 +31,8 @@ def decode(body: bytes, charset: str | None) -> str:
     """
     if looks_binary(body):
         raise ExtractError("not a text document (binary content)")
+    from bs4.dammit import UnicodeDammit  # BeautifulSoup's one job left: finding the charset
+
     known = [charset] if charset else []
     dammit = UnicodeDammit(body, known_definite_encodings=known, is_html=True)
     if dammit.unicode_markup is None:

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feedtool import publish
-from feedtool.model import StoredItem
-from feedtool.publish import SUFFIXES, FeedInfo, render, write_feeds
+from feedtool.model import SUFFIXES, StoredItem
+from feedtool.publish import FeedInfo, render, write_feeds
 from tests.feedcheck import ATOM_NS, assert_valid_atom, parse_clean
 
 FEED = FeedInfo(id="csto-news", title="ОДКБ: новости", site_url="https://example.org/news/")

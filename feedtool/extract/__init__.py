@@ -15,7 +15,6 @@ from datetime import datetime
 
 from feedtool import normalize
 from feedtool.errors import ExtractError, FetchError
-from feedtool.extract import feed
 from feedtool.extract.html import Page
 from feedtool.model import (
     IDENTITY_RULES,
@@ -37,6 +36,8 @@ def items(
 ) -> Extracted:
     """Extract one fetched document. `fetch` gets an advertised feed for "auto" sources;
     `learned` are the selectors detection found on an earlier run of the source."""
+    from feedtool.extract import feed  # feedparser: only runs that read a document need it
+
     if source.type == "feed" or (source.type == "auto" and feed.looks_like_feed(fetched)):
         return feed.parse(fetched)
     page = Page.parse(fetched.body, fetched.charset, fetched.content_type, fetched.url)
@@ -92,6 +93,8 @@ def _advertised(url: str, fetch: Fetch) -> Extracted | None:
     """
     try:
         document = fetch(url)
+        from feedtool.extract import feed
+
         extracted = feed.parse(document) if isinstance(document, Fetched) else None
     except (FetchError, ExtractError) as e:
         logger.warning("advertised feed %s not used: %s; detecting items on the page", url, e)

@@ -18,18 +18,9 @@ import feedparser
 from feedtool.errors import ExtractError
 from feedtool.extract import jsonfeed
 from feedtool.extract.jsonfeed import nonblank, one_line
-from feedtool.model import Extracted, Fetched, RawItem
+from feedtool.model import FEED_TYPES, Extracted, Fetched, RawItem
 from feedtool.normalize import html_to_text
 
-# Not application/json: WordPress advertises its REST API (/wp-json/) with it.
-FEED_TYPES = frozenset(
-    {
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/rdf+xml",
-        "application/feed+json",
-    }
-)
 # Root element after any BOM, XML declaration, processing instructions, comments and doctype.
 _FEED_ROOT = re.compile(
     rb"(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:rss|feed|(?:[\w.-]+:)?RDF)[\s>/]", re.DOTALL

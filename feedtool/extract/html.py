@@ -21,8 +21,7 @@ import lxml.html
 from cssselect.parser import CombinedSelector
 
 from feedtool.errors import ExtractError
-from feedtool.extract.feed import FEED_TYPES
-from feedtool.model import Extracted, Paginate, RawItem, Selectors
+from feedtool.model import FEED_TYPES, Extracted, Paginate, RawItem, Selectors
 from feedtool.textcodec import decode
 from feedtool.urls import join
 

@@ -178,7 +178,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "run":
         return _run(args)
     if command == "daemon":
-        from feedtool.scheduler import Daemon
+        from feedtool.daemon import Daemon
 
         if args.verbose == 0:  # a daemon's log is its one line per source run
             logging.getLogger("feedtool").setLevel(logging.INFO)

@@ -22,8 +22,8 @@ from tests.conftest import Site, Webhook, html_source, listing, news_items, writ
 # `feedtool daemon` with a shorter heartbeat period than its 30 s (argv[1]), so that tests can
 # watch the heartbeat file move within seconds
 SHORT_HEARTBEAT = (
-    "import sys; from feedtool import scheduler, cli;"
-    " scheduler.Daemon.HEARTBEAT_EVERY = float(sys.argv[1]); sys.exit(cli.main(sys.argv[2:]))"
+    "import sys; from feedtool import daemon, cli;"
+    " daemon.Daemon.HEARTBEAT_EVERY = float(sys.argv[1]); sys.exit(cli.main(sys.argv[2:]))"
 )
 
 

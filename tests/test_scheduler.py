@@ -12,7 +12,8 @@ import pytest
 import schedule
 
 from feedtool.model import Health, Source, Validators
-from feedtool.scheduler import JITTER, MAX_BACKOFF, Daemon, due_at, is_due, jitter
+from feedtool.daemon import Daemon
+from feedtool.scheduler import JITTER, MAX_BACKOFF, due_at, is_due, jitter
 from feedtool.store import SourceState
 from tests.conftest import html_source, write_config
 

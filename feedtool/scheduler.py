@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from feedtool.model import Source
 from feedtool.store import SourceState
 
-
 MAX_BACKOFF = 6 * 3600  # a failing source is still retried at least this often
 JITTER = 0.05  # the daemon spreads each source's checks over up to 5 % of its interval
 

@@ -144,7 +144,7 @@ class Daemon:
 
     def _plan(self, runner: Runner) -> float | None:
         """Submit every due source not being checked; seconds until the next one is due."""
-        states = {state.id: state for state in runner.context.store.sources()}
+        states = {state.id: state for state in runner.context.store.sources(counts=False)}
         now = self.clock()
         soonest: datetime | None = None
         for source in self.config.sources:

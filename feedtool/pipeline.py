@@ -205,7 +205,7 @@ class Runner:
         is raised.
         """
         if due_only:
-            states = {state.id: state for state in self.store.sources()}
+            states = {state.id: state for state in self.store.sources(counts=False)}
             now = self.clock()
             sources = [s for s in sources if is_due(s, states.get(s.id), now)]
         if on_start is not None:

@@ -282,8 +282,11 @@ class Store:
         row = self.db.execute(_SOURCE_QUERY + " WHERE s.id = ?", (source_id,)).fetchone()
         return _source_state(row) if row else None
 
-    def sources(self) -> list[SourceState]:
-        return [_source_state(row) for row in self.db.execute(_SOURCE_QUERY + " ORDER BY s.id")]
+    def sources(self, *, counts: bool = True) -> list[SourceState]:
+        """Every source's state; `counts=False` leaves item_count at 0 and skips counting
+        every stored item, which planners that only need due times should not pay."""
+        query = _SOURCE_QUERY if counts else "SELECT s.*, 0 AS item_count FROM sources s"
+        return [_source_state(row) for row in self.db.execute(query + " ORDER BY s.id")]
 
     def _ensure_source(self, source: Source) -> None:
         self.db.execute(

@@ -27,8 +27,7 @@ import trafilatura
 from feedtool import normalize
 from feedtool.errors import FeedtoolError, Interrupted
 from feedtool.extract.html import HTML_TYPES, Selector, inner_html, parse_html
-from feedtool.fetch import HttpFetcher
-from feedtool.model import Fetched, Item, NotModified
+from feedtool.model import Fetched, Fetcher, Item, NotModified
 from feedtool.textcodec import decode, looks_binary, truncate
 from feedtool.urls import absolutize, join
 
@@ -160,7 +159,7 @@ class _HostPacer:
         self._last: dict[str, float] = {}
         self._guard = threading.Lock()
 
-    def fetch(self, fetcher: HttpFetcher, url: str) -> Fetched | NotModified:
+    def fetch(self, fetcher: Fetcher, url: str) -> Fetched | NotModified:
         """Raises Interrupted, without fetching, once the fetcher's stop event is set."""
         host = urlsplit(url).netloc
         with self._guard:
@@ -196,7 +195,7 @@ def enrich(
     items: Sequence[Item],
     *,
     new_keys: set[str],
-    fetcher: HttpFetcher,
+    fetcher: Fetcher,
     content_selector: str | None = None,
     delay: float = 1.0,
     workers: int = 4,

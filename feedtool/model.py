@@ -5,6 +5,7 @@ All datetimes are timezone-aware UTC; a naive datetime anywhere is a bug.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -103,6 +104,8 @@ class Settings:
     workers: int = 8  # sources checked at the same time
     host_connections: int = 2  # requests in flight to one host at most
     host_spacing: float = 0.0  # seconds between the starts of two requests to one host
+    # False: refuse loopback, private, multicast and reserved addresses too (link-local: always)
+    allow_private_addresses: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +159,8 @@ class NotModified:
 
 class Fetcher(Protocol):
     """What the stages need of an HTTP client (fetch.HttpFetcher; tests may bring their own)."""
+
+    stop: threading.Event  # set: give up at once (the daemon is stopping)
 
     def get(self, url: str, validators: Validators | None = None) -> Fetched | NotModified:
         """GET `url` (conditionally with `validators`); raises FetchError or Interrupted."""

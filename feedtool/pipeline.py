@@ -42,6 +42,7 @@ from feedtool.model import (
     Config,
     Extracted,
     Fetched,
+    Fetcher,
     Health,
     Item,
     NotifyTarget,
@@ -104,7 +105,7 @@ class Context:
     """What every source's run shares."""
 
     store: Store
-    fetcher: HttpFetcher
+    fetcher: Fetcher
     settings: Settings
     targets: Sequence[NotifyTarget] = ()
     clock: Clock = utc_now

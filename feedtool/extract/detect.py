@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, islice, pairwise
 from statistics import fmean
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 from lxml import etree
@@ -77,6 +77,34 @@ _RELATIVE_WORD = re.compile(r"\bago\b|yesterday|today|just now|назад|вче
 _MAX_DATE_TEXT = 60  # longer strings are prose that happens to mention a date
 
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+# Elements that sit inside a line of text: the first element around a link that is none of
+# these is the line, paragraph or cell the link is part of.
+_INLINE = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "cite",
+        "code",
+        "em",
+        "font",
+        "i",
+        "img",
+        "kbd",
+        "mark",
+        "q",
+        "s",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "u",
+        "var",
+    }
+)
 _ROOTS = frozenset({"html", "body"})
 _OFF_TAGS = frozenset({"nav", "header", "footer", "aside"})
 _OFF_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
@@ -98,15 +126,33 @@ _SUMMARY_HINT = re.compile(
 )
 # Classes that differ between blocks of one list (ids, zebra stripes, states, BEM modifiers,
 # WordPress taxonomy) and so say nothing about the block's kind.
+# Zebra and position classes also come suffixed to the list's own name (Drupal views write
+# "views-row views-row-1 views-row-odd views-row-first"): rows alternating -odd/-even, and the
+# -first/-last ones, are still one list.
 _UNSTABLE_CLASS = re.compile(
     r"\d|--|^(?:odd|even|first|last|active|current|selected|sticky|featured|new|clearfix|hentry)$"
-    r"|^(?:is|has|js|category|tag|format|status|type)-"
+    r"|^(?:is|has|js|category|tag|format|status|type)-|[-_](?:odd|even|first|last|alt)$"
 )
 _SIMPLE_NAME = re.compile(r"[a-z][a-z0-9]*")
 _PAGE_QUERY = re.compile(r"pagen_\d+|page|paged|p|pg|start|offset|from", re.IGNORECASE)
 _PAGE_PATH = re.compile(r"/(?:page|p)/?\d+/?$", re.IGNORECASE)
 _SLUGGY = re.compile(r"[-_.\d]")
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+# Files to download (a release's "Source code (zip)") are never the item's own page.
+_DOWNLOAD = re.compile(
+    r"\.(?:zip|tar|t?gz|tbz2?|bz2|xz|7z|rar|exe|msi|dmg|pkg|deb|rpm|apk|jar|whl|iso)$",
+    re.IGNORECASE,
+)
+# Index pages of one tag, label, category, topic or author, or of a year or month (/2019/09/):
+# what tag clouds, label and archive widgets and a post's label links point at. Such a link
+# names a page of items, not an item.
+_TAXONOMY_PATH = re.compile(
+    r"/(?:tags?|labels?|categor(?:y|ies)|topics?|keywords?|authors?)/[^/]+/?$"
+    r"|^/(?:19|20)\d\d(?:/\d\d?){0,2}/?$",
+    re.IGNORECASE,
+)
+_TAXONOMY_QUERY = frozenset({"tag", "label", "cat", "category", "topic", "author"})
+_DIGITS = re.compile(r"\d+")
 
 _MIN_ITEMS = 3
 _MIN_SCORE = 1.0
@@ -200,6 +246,29 @@ def _elements(parent: HtmlElement) -> list[HtmlElement]:
 # --- scoring ----------------------------------------------------------------------------------
 
 
+class _Link(NamedTuple):
+    """An article link as `_Detector.article` classifies it."""
+
+    url: str  # absolute, without fragment
+    quality: float  # how article-like, 0..1: deeper than the listing, same host
+    taxonomy: bool  # the index page of a tag, label, category, topic or author
+    shape: str  # the URL with its variable parts blanked (see _shape)
+
+
+def _shape(host: str, segments: list[str], query: list[tuple[str, str]]) -> str:
+    """What the links to one list's items share: host, path with numbers and the last segment
+    blanked, query keys. `/2019/09/a-title.html` and `/2019/10/other.html` are one shape,
+    `/releases/tag/v2.1` and `/tree/v2.1` are two."""
+    kept = [_DIGITS.sub("0", s) for s in segments[:-1]]
+    keys = "&".join(sorted({k for k, _ in query}))
+    return "/".join([host, *kept, "*"]) + (f"?{keys}" if keys else "")
+
+
+class _Anchor(NamedTuple):
+    element: HtmlElement
+    link: _Link
+
+
 @dataclass(slots=True)
 class _Found:
     """One item as read from one block, with the elements it came from."""
@@ -213,6 +282,16 @@ class _Found:
     date_el: HtmlElement | None
     date_attr: bool  # the date is the datetime attribute of <time>
     quality: float  # how article-like the link is, 0..1
+    taxonomy: bool  # the link is a tag's, label's or category's page
+
+    @property
+    def bare_taxonomy(self) -> bool:
+        """A tag cloud's or label widget's entry: a link to a taxonomy page, nothing else.
+
+        Such widgets list hundreds of near-identical short links; a list of full posts (with
+        a date or a teaser) must beat them however long they are.
+        """
+        return self.taxonomy and self.date is None and self.summary is None
     titled: int  # distinct article links in the block with a title-like text, at least 1
 
 
@@ -247,17 +326,21 @@ class _Detector:
             self.dir = self.path[: -len(last)]
         # Caches keyed by element: a key keeps its lxml proxy alive, so the node keeps that
         # proxy (and its identity) for the whole detection.
-        self._links: dict[str, tuple[str, float] | None] = {}
+        self._links: dict[str, _Link | None] = {}
         self._sigs: dict[HtmlElement, str] = {}
         self._contexts: dict[HtmlElement, float] = {}
         self._texts: dict[HtmlElement, str] = {}
         self._marked: dict[HtmlElement, tuple[bool, bool, bool]] = {}
         self._aboves: dict[HtmlElement, tuple[float, bool]] = {}
-        self._reads: dict[tuple[HtmlElement, ...], _Found | None] = {}
+        self._unit_links: dict[tuple[HtmlElement, ...], dict[str, list[_Anchor]]] = {}
+        # a block is read anew only when the link shapes its siblings share differ
+        self._reads: dict[tuple[tuple[HtmlElement, ...], frozenset[str]], _Found | None] = {}
         self._titled: dict[HtmlElement, bool] = {}
         self._arounds: dict[tuple[HtmlElement, bool, HtmlElement], re.Match[str] | None] = {}
         self.counts: dict[HtmlElement, int] = {}  # article links in or at each element
-        self.total = 0
+        # The same without taxonomy links: a label widget of 900 links is no page layout.
+        self.own: dict[HtmlElement, int] = {}
+        self.total = 0  # article links on the page, taxonomy links aside
         self.wrapper = 0.0
 
     def run(self) -> Detection:
@@ -289,7 +372,7 @@ class _Detector:
 
     # links
 
-    def article(self, href: str | None) -> tuple[str, float] | None:
+    def article(self, href: str | None) -> _Link | None:
         """The absolute link and how article-like it is; None for anything else."""
         if href is None:
             return None
@@ -297,7 +380,7 @@ class _Detector:
             self._links[href] = self._classify(href)
         return self._links[href]
 
-    def _classify(self, href: str) -> tuple[str, float] | None:
+    def _classify(self, href: str) -> _Link | None:
         href = href.strip()
         if not href or href.startswith("#"):
             return None
@@ -326,6 +409,8 @@ class _Detector:
         query = parse_qsl(parts.query, keep_blank_values=True) if parts.query else []
         if any(_PAGE_QUERY.fullmatch(key) for key, _ in query) or _PAGE_PATH.search(path):
             return None
+        if _DOWNLOAD.search(path):
+            return None
         if not query and (self.path.rstrip("/") + "/").startswith(path.rstrip("/") + "/"):
             return None  # the listing itself or one of its breadcrumbs
         segments = [s for s in path.split("/") if s]
@@ -339,7 +424,11 @@ class _Detector:
             depth = 0.7
         else:
             depth = 0.3
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, "")), depth * site
+        taxonomy = bool(_TAXONOMY_PATH.search(path)) or any(
+            key.lower() in _TAXONOMY_QUERY for key, _ in query
+        )
+        url = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+        return _Link(url, depth * site, taxonomy, _shape(host, segments, query))
 
     # candidates
 
@@ -352,10 +441,10 @@ class _Detector:
         root = next(self.root.iter("body"), self.root)
         parents: dict[HtmlElement, None] = {}  # in the order first met, as the anchors' are
         counts = self.counts
+        own = self.own
         for anchor in root.iter("a"):
-            if self.article(anchor.get("href")) is None:
+            if (link := self.article(anchor.get("href"))) is None:
                 continue
-            self.total += 1
             counts[anchor] = counts.get(anchor, 0) + 1
             for element in anchor.iterancestors():
                 if element in counts:
@@ -363,7 +452,11 @@ class _Detector:
                 else:
                     counts[element] = 1
                     parents[element] = None
-        self.wrapper = _WRAPPER_SHARE * self.total
+            if not link.taxonomy:
+                self.total += 1
+                for element in chain((anchor,), anchor.iterancestors()):
+                    own[element] = own.get(element, 0) + 1
+        self.wrapper = max(0.5, _WRAPPER_SHARE * self.total)  # pages of taxonomy links only
         # Look-alike siblings are grouped per parent; parents that look alike under one
         # grandparent (rows of a card grid) pool their blocks.
         groups: dict[tuple[HtmlElement, str, str], list[tuple[HtmlElement, list[HtmlElement]]]] = {}
@@ -440,7 +533,7 @@ class _Detector:
         if parent not in self._contexts:
             factor, main = self._above(parent)
             for element in islice(chain((parent,), parent.iterancestors()), 3):
-                if element.tag in _ROOTS or self.counts.get(element, 0) >= self.wrapper:
+                if element.tag in _ROOTS or self.own.get(element, 0) >= self.wrapper:
                     break
                 factor *= _OFF if self.box_title(element) else 1.0
             self._contexts[parent] = max(factor, _OFF**4) * (1.5 if main else 1.0)
@@ -460,7 +553,7 @@ class _Detector:
         factor, main = self._aboves.get(node, (1.0, False))
         for node in reversed(path):
             off, off_names, is_main = self._marks(node)
-            if off or (off_names and self.counts.get(node, 0) < self.wrapper):
+            if off or (off_names and self.own.get(node, 0) < self.wrapper):
                 factor *= _OFF
             main = main or is_main
             self._aboves[node] = (factor, main)
@@ -484,16 +577,50 @@ class _Detector:
     # reading blocks
 
     def _evaluate(self, candidate: _Candidate) -> list[_Found]:
+        recurring = self._recurring(candidate.units)
         found: list[_Found] = []
         seen: set[str] = set()
         for unit in candidate.units:
-            if unit not in self._reads:  # pooled and per-parent candidates share blocks
-                self._reads[unit] = self._read(unit)
-            item = self._reads[unit]
+            links = self._links_in(unit)
+            key = (unit, frozenset(a[0].link.shape for a in links.values()) & recurring)
+            if key not in self._reads:  # pooled and per-parent candidates share blocks
+                self._reads[key] = self._read(unit, links, key[1]) if links else None
+            item = self._reads[key]
             if item is not None and item.link not in seen:
                 seen.add(item.link)
                 found.append(item)
         return found
+
+    def _links_in(self, unit: tuple[HtmlElement, ...]) -> dict[str, list[_Anchor]]:
+        """The unit's article links, each with its anchors in page order."""
+        if unit not in self._unit_links:
+            links: dict[str, list[_Anchor]] = {}
+            for element in _Block(unit).all("a"):
+                if (link := self.article(element.get("href"))) is not None:
+                    links.setdefault(link.url, []).append(_Anchor(element, link))
+            self._unit_links[unit] = links
+        return self._unit_links[unit]
+
+    def _recurring(self, units: list[tuple[HtmlElement, ...]]) -> frozenset[str]:
+        """The link shapes that most blocks of the list hold, each block a URL of its own.
+
+        An item's link is most like its siblings' links: the same path pattern in every block,
+        a different page each time. A link in one block only (a "Latest release" badge, a link
+        in the notes) or the same URL in every block (a section link) is not one.
+        """
+        blocks: dict[str, int] = {}
+        urls: dict[str, set[str]] = {}
+        for unit in units:
+            shapes: dict[str, str] = {}
+            for url, anchors in self._links_in(unit).items():
+                shapes.setdefault(anchors[0].link.shape, url)
+            for shape, url in shapes.items():
+                blocks[shape] = blocks.get(shape, 0) + 1
+                urls.setdefault(shape, set()).add(url)
+        least = max(2, len(units) / 2)
+        return frozenset(
+            shape for shape, n in blocks.items() if n >= least and len(urls[shape]) >= 0.8 * n
+        )
 
     def _score(self, found: list[_Found]) -> float:
         if len(found) < 2:
@@ -504,7 +631,7 @@ class _Detector:
         # An item links one article (and maybe an author or tags, with short texts): a block
         # linking several titles is a section of the page that holds several items.
         single = fmean(1 / f.titled for f in found)
-        quality = fmean(f.quality for f in found)
+        quality = fmean(f.quality * (_OFF if f.bare_taxonomy else 1.0) for f in found)
         return len(found) * quality * single * wordy * (0.5 + dated) * (1 + 0.2 * summarized)
 
     def text(self, element: HtmlElement) -> str:
@@ -512,16 +639,13 @@ class _Detector:
             self._texts[element] = self.reader.text(element)
         return self._texts[element]
 
-    def _read(self, unit: tuple[HtmlElement, ...]) -> _Found | None:
+    def _read(
+        self,
+        unit: tuple[HtmlElement, ...],
+        links: dict[str, list[_Anchor]],
+        recurring: frozenset[str],
+    ) -> _Found | None:
         block = _Block(unit)
-        links: dict[str, list[HtmlElement]] = {}
-        quality: dict[str, float] = {}
-        for element in block.all("a"):
-            if (article := self.article(element.get("href"))) is not None:
-                links.setdefault(article[0], []).append(element)
-                quality[article[0]] = article[1]
-        if not links:
-            return None
         date, date_el, date_attr = self._date(block)
         heading: HtmlElement | None = next(
             (e for e in block.inner(*_HEADINGS) if self.text(e)), None
@@ -537,10 +661,7 @@ class _Detector:
                 ),
                 None,
             )
-        link, anchor = _link_of(heading, links) if heading is not None else (None, None)
-        if link is None or anchor is None:
-            link = max(links, key=lambda url: sum(len(self.text(a)) for a in links[url]))
-            anchor = max(links[link], key=lambda a: len(self.text(a)))
+        link, anchor = self._item_link(unit, links, heading, recurring)
         title_el = anchor
         if heading is not None and (
             _inside(anchor, heading)
@@ -554,7 +675,7 @@ class _Detector:
         if not title:
             return None
         return _Found(
-            link=link,
+            link=link.url,
             title=title,
             date=date,
             summary=self._summary(block, title_el, anchor, date_el, title),
@@ -562,9 +683,73 @@ class _Detector:
             title_el=title_el,
             date_el=date_el,
             date_attr=date_attr,
-            quality=quality[link],
-            titled=max(1, sum(any(len(self.text(a)) >= 20 for a in links[u]) for u in links)),
+            quality=link.quality,
+            taxonomy=link.taxonomy,
+            titled=max(
+                1, sum(any(len(self.text(a.element)) >= 20 for a in links[u]) for u in links)
+            ),
         )
+
+    def _item_link(
+        self,
+        unit: tuple[HtmlElement, ...],
+        links: dict[str, list[_Anchor]],
+        heading: HtmlElement | None,
+        recurring: frozenset[str],
+    ) -> tuple[_Link, HtmlElement]:
+        """The link to the item's own page, and its anchor with the most text.
+
+        The heading's link, when it has the shape its siblings' links share (a heading inside
+        the notes may link elsewhere); else of the links with that shape the most article-like
+        (under the listing's path: a release's tag page, not its commit or tree), then the
+        one with the most text. Links in running text (a paragraph that mentions them) are
+        what the item talks about, not the item, while the block has any other link.
+        """
+        plain = {
+            url: anchors
+            for url, anchors in links.items()
+            if not all(self._in_prose(a.element, unit) for a in anchors)
+        } or links
+        shared = {
+            url: anchors for url, anchors in plain.items() if anchors[0].link.shape in recurring
+        }
+        if heading is not None:
+            titled = next(
+                (
+                    a
+                    for anchors in links.values()
+                    for a in anchors
+                    if _inside(a.element, heading) or _inside(heading, a.element)
+                ),
+                None,
+            )
+            if titled is not None and (not shared or titled.link.url in shared):
+                return titled.link, titled.element
+        pool = shared or plain
+        chosen = max(
+            pool,
+            key=lambda url: (
+                pool[url][0].link.quality if shared else 0.0,
+                sum(len(self.text(a.element)) for a in pool[url]),
+            ),
+        )
+        anchor = max(links[chosen], key=lambda a: len(self.text(a.element)))
+        return anchor.link, anchor.element
+
+    def _in_prose(self, anchor: HtmlElement, unit: tuple[HtmlElement, ...]) -> bool:
+        """Whether the link sits in running text: the nearest non-inline element around it,
+        inside the block, holds three times its text and a sentence or more."""
+        holder: HtmlElement | None = None
+        for element in chain((anchor,), anchor.iterancestors()):
+            if any(element is e for e in unit):
+                return False  # the block itself: its text is the item's, title and teaser
+            if element is not anchor and element.tag not in _INLINE:
+                holder = element
+                break
+        if holder is None:
+            return False
+        text = len(self.text(holder))
+        return text >= 80 and text >= 3 * len(self.text(anchor))
 
     def _date(self, block: _Block) -> tuple[str | None, HtmlElement | None, bool]:
         """The block's date: <time> first, else the first short text that reads as a date.
@@ -718,17 +903,6 @@ def _bare_host(host: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def _link_of(
-    heading: HtmlElement, links: dict[str, list[HtmlElement]]
-) -> tuple[str | None, HtmlElement | None]:
-    """The article link in (or around) the heading."""
-    for url, anchors in links.items():
-        for anchor in anchors:
-            if _inside(anchor, heading) or _inside(heading, anchor):
-                return url, anchor
-    return None, None
-
-
 # --- selectors --------------------------------------------------------------------------------
 
 
@@ -747,7 +921,7 @@ def _suggest(detector: _Detector, candidate: _Candidate, found: list[_Found]) ->
 
     def href(element: HtmlElement, f: _Found) -> bool:
         article = detector.article(element.get("href"))
-        return article is not None and article[0] == f.link
+        return article is not None and article.url == f.link
 
     def same_title(element: HtmlElement, f: _Found) -> bool:
         return detector.text(element) == f.title

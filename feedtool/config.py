@@ -237,6 +237,7 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
         workers=t.positive("workers", 8),
         host_connections=t.positive("host_connections", 2),
         host_spacing=t.get("host_spacing", float, 0.0),
+        allow_private_addresses=t.get("allow_private_addresses", bool, True),
     )
     if not 0 < settings.timeout <= 3600:
         raise _Problem(t.at("timeout"), "must be between 0 and 3600 seconds")

@@ -9,7 +9,9 @@ One HttpFetcher is shared by every thread of a run. Its parts:
   `host_spacing` seconds apart;
 - `_Watchdog`: one daemon thread that shuts down the socket of a request past its deadline, or
   of every request once `stop` is set, so a blocked read returns at once;
-- `_Routes`: the proxy environment read once; requests would read it on every request.
+- `_Routes`: the proxy environment read once; requests would read it on every request;
+- `AddressPolicy`: the addresses feedtool refuses to connect to (SSRF), checked on the address
+  each socket actually connects to, after DNS, on every hop (see _CheckedConnection).
 """
 
 from __future__ import annotations
@@ -21,23 +23,27 @@ import ipaddress
 import itertools
 import logging
 import os
+import re
 import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import requests.adapters
 import urllib3
 import urllib3.connection
 from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 from feedtool import USER_AGENT
 from feedtool.errors import FetchError, Interrupted
@@ -73,8 +79,9 @@ class HttpFetcher:
     progress is cut off once it ends, at the latest at its own timeout).
 
     `workers`: threads that may call get() at once (sizes the connection pools);
-    `host_connections`, `host_spacing`: the per-host limit (see _HostGate). for_settings()
-    takes all of these from Settings.
+    `host_connections`, `host_spacing`: the per-host limit (see _HostGate);
+    `allow_private_addresses`: see AddressPolicy. for_settings() takes all of these from
+    Settings.
     """
 
     def __init__(
@@ -88,6 +95,7 @@ class HttpFetcher:
         workers: int = 8,
         host_connections: int = 2,
         host_spacing: float = 0.0,
+        allow_private_addresses: bool = True,
     ) -> None:
         self.timeout = timeout
         self.deadline = timeout * DEADLINE_FACTOR
@@ -95,13 +103,14 @@ class HttpFetcher:
         self.retries = retries
         self.backoff = backoff
         self.stop = stop if stop is not None else threading.Event()  # the daemon's SIGTERM
+        self.policy = AddressPolicy(allow_private=allow_private_addresses)
         self._routes = _Routes.from_environ()
         self._gate = _HostGate(host_connections, host_spacing, self.stop)
         self._watchdog = _Watchdog(self.stop)
         self.session = _Session(self._routes)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT})
         adapter = _TrackingAdapter(
-            pool_connections=HOST_POOLS, pool_maxsize=max(workers, host_connections, 1)
+            self.policy, pool_connections=HOST_POOLS, pool_maxsize=max(workers, host_connections, 1)
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -116,6 +125,7 @@ class HttpFetcher:
             workers=settings.workers,
             host_connections=settings.host_connections,
             host_spacing=settings.host_spacing,
+            allow_private_addresses=settings.allow_private_addresses,
         )
 
     def close(self) -> None:
@@ -132,7 +142,8 @@ class HttpFetcher:
         """GET `url`, retrying connection errors and 5xx with exponential backoff.
 
         Raises FetchError with a one-line reason once the retries are spent (with `retry_after`
-        on a 429 or 503 that said when to come back), and Interrupted as soon as `stop` is set.
+        on a 429 or 503 that said when to come back), at once (never retried) for an address
+        the policy refuses, and Interrupted as soon as `stop` is set.
         Safe to call from many threads at once. The host's slot is that of `url`: a redirect
         to another host does not wait for that host's.
         """
@@ -311,6 +322,136 @@ def _hold(seconds: float | None) -> float | None:
     return min(seconds, float(MAX_HOLD))
 
 
+# --- the address policy (SSRF) ------------------------------------------------------------------
+
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # NAT64's well-known prefix: IPv4 in the last 32 bits
+NUMERIC_HOST = re.compile(r"[0-9a-fA-FxX.]+")  # what inet_aton might read as IPv4 ("2130706433")
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """The addresses feedtool refuses to connect to, whoever chose the URL (a source, a redirect,
+    a next page, an advertised feed, an article link): pages are written by others.
+
+    Link-local addresses are always refused: 169.254.169.254 and fe80:: are where cloud
+    metadata services hand out credentials. With `allow_private` off, so is everything that is
+    not a public unicast address (loopback, private, multicast, unspecified, reserved), for
+    deployments where others add sources; on (the default), one can still watch one's own
+    intranet page. An IPv6 address carrying an IPv4 one (IPv4-mapped, 6to4, NAT64) is judged by
+    the IPv4 address it reaches.
+    """
+
+    allow_private: bool = True
+
+    def refusal(self, address: str) -> str | None:
+        """The one-line reason not to connect to `address` (an IP literal), or None."""
+        try:
+            ip = _reached(ipaddress.ip_address(address))
+        except ValueError:
+            return None  # not an IP address: resolved, and then checked, at connect time
+        if ip.is_link_local:
+            return f"refused address {address} (link-local: cloud metadata)"
+        if self.allow_private:
+            return None
+        kind = _non_public_kind(ip)
+        if kind is None:
+            return None
+        return f"refused address {address} ({kind}; allow_private_addresses = false)"
+
+    def check_url(self, url: str) -> None:
+        """Raise FetchError if `url`'s host is an IP literal the policy refuses.
+
+        Through a proxy this is all feedtool can check (the proxy resolves and connects);
+        directly it spares a refused literal its connect. Also reads the forms inet_aton
+        accepts ("2130706433", "127.1", "0x7f.1"), which a resolver would turn into IPv4.
+        """
+        try:
+            host = urlsplit(url).hostname or ""
+        except ValueError:
+            return  # requests refuses it
+        if NUMERIC_HOST.fullmatch(host) and any(c.isdigit() for c in host):
+            with contextlib.suppress(OSError):
+                host = socket.inet_ntoa(socket.inet_aton(host))
+        reason = self.refusal(host)
+        if reason is not None:
+            raise FetchError(reason)
+
+
+def _reached(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The IPv4 address an IPv6 one leads to (IPv4-mapped, 6to4, NAT64), else `ip` itself."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return ip
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
+def _non_public_kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """What makes `ip` no public unicast address ("loopback", "private"...), or None."""
+    for kind, flag in (
+        ("unspecified", ip.is_unspecified),
+        ("loopback", ip.is_loopback),
+        ("multicast", ip.is_multicast),
+        ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
+        ("not public", not ip.is_global),  # e.g. 100.64.0.0/10, carrier-grade NAT
+    ):
+        if flag:
+            return kind
+    return None
+
+
+def _connect_checked(
+    host: str,
+    port: int,
+    policy: AddressPolicy,
+    timeout: object,  # seconds, None (blocking) or urllib3's "default" sentinel
+    source_address: tuple[str, int] | None,
+    socket_options: Sequence[tuple[int, int, int | bytes]] | None,
+) -> socket.socket:
+    """urllib3's create_connection, with every resolved address checked before its connect.
+
+    The check is on the very address the socket connects to: a name that resolved to a public
+    address for a check and to 169.254.169.254 for the connect (DNS rebinding) gets nowhere.
+    Refused addresses are skipped; when none is left the refusal is the error (FetchError,
+    which urllib3 and requests let through untouched, and get() never retries).
+    """
+    refused: str | None = None
+    error: OSError | None = None
+    for family, kind, proto, _, address in socket.getaddrinfo(
+        host, port, allowed_gai_family(), socket.SOCK_STREAM
+    ):
+        reason = policy.refusal(str(address[0]))
+        if reason is not None:
+            refused = refused or reason
+            continue
+        sock = socket.socket(family, kind, proto)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            if timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(cast(float | None, timeout))
+            if source_address:
+                sock.bind(source_address)
+            sock.connect(address)
+        except OSError as e:
+            error = e
+            sock.close()
+            continue
+        return sock
+    if error is not None:
+        raise error
+    if refused is not None:
+        raise FetchError(refused)
+    raise OSError("getaddrinfo returns an empty list")
+
+
 # --- proxies, read once ------------------------------------------------------------------------
 
 
@@ -386,6 +527,32 @@ class _Session(requests.Session):
         # sets or strips Proxy-Authorization to match.
         routes = self.routes.proxies_for(prepared_request.url or "")
         return super().rebuild_proxies(prepared_request, routes)  # type: ignore[no-untyped-call]
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        """The Location to follow, refused unless it is an http(s) URL with a host.
+
+        The message names the target, not the URL that redirected (only its scheme when that
+        is not http: a file: path is nobody's business). Checked here, before requests parses
+        the Location itself (a malformed one would escape as a bare ValueError); the response
+        is closed first, since nothing reads it any more.
+        """
+        location = super().get_redirect_target(resp)
+        if location is None:
+            return None
+        try:
+            parts = urlsplit(urljoin(resp.url, location))
+            parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
+            problem = None
+            if parts.scheme not in ("http", "https"):
+                problem = f"redirect to a {parts.scheme}: URL refused"
+            elif not parts.hostname:
+                problem = f"redirect to an invalid URL {location!r}"
+        except ValueError:
+            problem = f"redirect to an invalid URL {location!r}"
+        if problem is not None:
+            resp.close()
+            raise FetchError(problem)
+        return location
 
 
 # --- the per-host limit ------------------------------------------------------------------------
@@ -579,22 +746,55 @@ class _TrackedPool(HTTPConnectionPool):
 
 class _TrackedConnection(urllib3.connection.HTTPConnection):
     """Keeps its socket where the watchdog finds it: http.client forgets `sock` as soon as a
-    response that ends with the connection arrives, though the response still reads from it."""
+    response that ends with the connection arrives, though the response still reads from it.
+
+    And connects only to addresses its fetcher's AddressPolicy allows (`feedtool_policy`, set
+    by _tracked): every connection of every hop is made here, HTTPS ones too (TLS comes after,
+    with the host's name for SNI and the certificate; the Host header is the name as well).
+    """
 
     feedtool_sock: object = None
+    feedtool_policy: AddressPolicy = AddressPolicy()
 
     def connect(self) -> None:
         super().connect()
         self.feedtool_sock = self.sock
 
+    def _new_conn(self) -> socket.socket:
+        if self.proxy is not None or getattr(self, "_socks_options", None) is not None:
+            # The proxy the admin chose (it may well be on loopback); it resolves the target
+            # and must enforce the policy itself. check_url refused the target's IP literals.
+            return super()._new_conn()
+        try:
+            return _connect_checked(
+                self._dns_host.strip("[]"),
+                self.port,
+                self.feedtool_policy,
+                self.timeout,
+                self.source_address,
+                self.socket_options,
+            )
+        # What urllib3's own _new_conn raises, so requests reports these failures as before.
+        except socket.gaierror as e:
+            raise NameResolutionError(self.host, self, e) from e
+        except TimeoutError as e:
+            message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+            raise ConnectTimeoutError(self, message) from e
+        except OSError as e:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e
+
 
 @functools.cache
-def _tracked(pool_class: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
+def _tracked(
+    pool_class: type[HTTPConnectionPool], policy: AddressPolicy
+) -> type[HTTPConnectionPool]:
     """`pool_class` (http, https, or a SOCKS one) with _TrackedPool's and _TrackedConnection's
-    hooks."""
+    hooks, its connections bound by `policy`."""
     connection_class = pool_class.ConnectionCls
     tracked_connection = type(
-        f"Tracked{connection_class.__name__}", (_TrackedConnection, connection_class), {}
+        f"Tracked{connection_class.__name__}",
+        (_TrackedConnection, connection_class),
+        {"feedtool_policy": policy},
     )
     return cast(
         type[HTTPConnectionPool],
@@ -606,25 +806,31 @@ def _tracked(pool_class: type[HTTPConnectionPool]) -> type[HTTPConnectionPool]:
     )
 
 
-def _track(manager: urllib3.PoolManager) -> None:
+def _track(manager: urllib3.PoolManager, policy: AddressPolicy) -> None:
     manager.pool_classes_by_scheme = {
-        scheme: _tracked(pool_class)
+        scheme: _tracked(pool_class, policy)
         for scheme, pool_class in manager.pool_classes_by_scheme.items()
     }
 
 
 class _TrackingAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose pools (direct and through proxies) report to the watchdog."""
+    """An adapter whose pools (direct and through proxies) report to the watchdog and connect
+    only where `policy` allows; it sees every hop, redirects included."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, policy: AddressPolicy, **kwargs: Any) -> None:
         self._proxy_lock = threading.Lock()
+        self._policy = policy
         super().__init__(**kwargs)
 
     def init_poolmanager(
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
     ) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        _track(self.poolmanager)
+        _track(self.poolmanager, self._policy)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        self._policy.check_url(request.url or "")
+        return super().send(request, *args, **kwargs)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         # Locked: requests' own check-then-create would let two threads make two managers.
@@ -632,7 +838,7 @@ class _TrackingAdapter(requests.adapters.HTTPAdapter):
             new = proxy not in self.proxy_manager
             manager = super().proxy_manager_for(proxy, **proxy_kwargs)
             if new:
-                _track(manager)
+                _track(manager, self._policy)
             return manager
 
 

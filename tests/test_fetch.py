@@ -176,6 +176,27 @@ def test_redirects_are_followed_and_the_final_url_is_reported(site: Site) -> Non
     assert [len(site.hits(p)) for p in ("/old/", "/moved/", "/news/")] == [1, 1, 1]
 
 
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("file:///etc/passwd", "redirect to a file: URL refused"),
+        ("javascript:alert(1)", "redirect to a javascript: URL refused"),
+        ("http://[broken/", "redirect to an invalid URL 'http://[broken/'"),
+        ("http://x.test:99999/", "redirect to an invalid URL 'http://x.test:99999/'"),
+    ],
+)
+def test_a_redirect_to_a_non_http_or_broken_url_names_the_target(
+    site: Site, location: str, message: str
+) -> None:
+    url = site.page("/go", b"", status=302, headers={"Location": location}, etag=False)
+    with fetcher(retries=2) as f:
+        with pytest.raises(FetchError) as error:
+            f.get(url)
+        assert str(error.value) == message
+        assert len(site.hits("/go")) == 1  # never retried
+        assert fetched(f.get(site.page("/news/", "<html>ok</html>"))).body == b"<html>ok</html>"
+
+
 # --- conditional GET ---------------------------------------------------------------------------
 
 
@@ -432,6 +453,37 @@ def test_no_proxy_hosts_are_fetched_directly_redirects_included(
     assert proxy.authorizations[0].startswith("Basic ")
     assert len(site.hits("/news/")) == 2
     assert all("Proxy-Authorization" not in headers for headers in site.hits("/news/"))
+
+
+def test_through_a_proxy_ip_literals_are_checked_and_the_proxy_itself_is_not(
+    proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The proxy resolves and connects, so only a refused IP literal can be caught here; the
+    proxy on loopback is the admin's choice, allowed even with allow_private_addresses off."""
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    with HttpFetcher(retries=2, allow_private_addresses=False) as f:
+        assert fetched(f.get("http://news.example.test/")).body == b"<html>from the proxy</html>"
+        for url, kind in [
+            ("http://10.0.0.1/", "private"),
+            ("http://2130706433/", "loopback"),
+            ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ]:
+            with pytest.raises(FetchError, match=rf"\({kind}; allow_private_addresses = false\)$"):
+                f.get(url)
+    with fetcher() as f, pytest.raises(FetchError) as error:
+        f.get("http://169.254.169.254/latest/meta-data/")
+    assert str(error.value) == "refused address 169.254.169.254 (link-local: cloud metadata)"
+    assert proxy.urls == ["http://news.example.test/"]
+
+
+def test_a_proxied_redirect_to_link_local_is_refused(
+    proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    proxy.redirect_to = "http://169.254.169.254/latest/meta-data/"
+    with fetcher() as f, pytest.raises(FetchError, match="link-local: cloud metadata"):
+        f.get("http://news.example.test/moved")
+    assert proxy.urls == ["http://news.example.test/moved"]
 
 
 def test_https_proxy_is_asked_to_connect(proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> None:

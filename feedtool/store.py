@@ -118,6 +118,9 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX items_newest;
     CREATE INDEX items_order ON items (source_id, published DESC, first_seen DESC, position, key);
     """,
+    # The pagination config (harvest.pagination_key) the source last read all its pages with:
+    # a changed one (`next` added, max_pages raised) reads them all once more.
+    "ALTER TABLE sources ADD COLUMN paginated TEXT;",
 )
 
 # Tombstones kept per source, as a multiple of its keep_items (see Store._prune).
@@ -166,6 +169,7 @@ class SourceState:
     item_count: int
     not_before: datetime | None = None  # no check before this, the server asked
     learned: Selectors | None = None  # what automatic detection found on an earlier run
+    paginated: str | None = None  # the pagination config all pages were last read with
 
 
 class Store:
@@ -376,6 +380,15 @@ class Store:
         )
 
     # --- items ---------------------------------------------------------------------------------
+
+    def record_pagination(self, source_id: str, paginated: str) -> None:
+        """Remember the pagination config the source has now read all its pages with.
+
+        Its own transaction after the run's: a crash in between only repeats the backfill,
+        which finds the items known.
+        """
+        with self.transaction():
+            self.db.execute("UPDATE sources SET paginated = ? WHERE id = ?", (paginated, source_id))
 
     def known_keys(self, source_id: str, keys: Sequence[str]) -> set[str]:
         """Which of these item keys the source already has, pruned ones included."""
@@ -668,6 +681,7 @@ def _source_state(row: sqlite3.Row) -> SourceState:
         item_count=row["item_count"],
         not_before=_opt_value(row["not_before"]),
         learned=_selectors(row["learned"]),
+        paginated=row["paginated"],
     )
 
 

@@ -367,12 +367,27 @@ def identity(
         return f"title+date:{normalized_title}|{_iso(published)[:10]}"
     guid = clean_text(raw.guid)
     if rule != "link" and guid:
-        # a guid that is a URL suffers the same noise as links (https, tracking, www.)
-        as_link = canonical_link(guid, "") if guid.startswith(("http://", "https://")) else None
-        return link_identity(as_link) if as_link else "guid:" + guid
+        return guid_identity(guid)
     if link:
         return link_identity(link)
     return "hash:" + _hash(normalized_title, _iso(published)[:10])
+
+
+def guid_identity(guid: str) -> str:
+    """The key of a feed entry's id/guid: an opaque name, compared as written.
+
+    A guid that is an http(s) URL is compared like a link (scheme, "www.", trailing slash,
+    default port, tracking and session parameters, percent-encoding and query order are noise
+    that moves a feed to https without renaming its items), but its fragment is kept: it is
+    how many feeds name several items of one page ("https://scripting.com/2024/03/05.html#a1",
+    the RSS 2.0 specification's own example), and dropping it would merge them. A URL guid
+    without a fragment keeps the key it always had.
+    """
+    as_link = canonical_link(guid, "") if guid.startswith(("http://", "https://")) else None
+    if as_link is None:
+        return "guid:" + guid
+    fragment = urlsplit(guid).fragment
+    return link_identity(as_link) + (f"#{fragment}" if fragment else "")
 
 
 def _iso(value: datetime | None) -> str:

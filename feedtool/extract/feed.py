@@ -1,7 +1,9 @@
 """RSS 0.9x/1.0/2.0 and Atom 0.3/1.0 (via feedparser) and JSON Feed documents into RawItems.
 
 feedparser only ever gets bytes plus the response headers: given a str it would fetch a URL
-(with no timeout) or open a file (STYLE.md 4.1).
+(with no timeout) or open a file (STYLE.md 4.1). Where neither the headers nor the document say
+how the bytes are encoded and they are not UTF-8, the charset is detected first: feedparser
+alone would read them as windows-1252.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import feedparser
 
 from feedtool.errors import ExtractError
 from feedtool.extract import jsonfeed
-from feedtool.extract.jsonfeed import nonblank, one_line
+from feedtool.extract.jsonfeed import fallback_title, nonblank, one_line
 from feedtool.model import FEED_TYPES, Extracted, Fetched, RawItem
 from feedtool.normalize import html_to_text
 
@@ -26,6 +28,10 @@ _FEED_ROOT = re.compile(
     rb"(?:\s|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:rss|feed|(?:[\w.-]+:)?RDF)[\s>/]", re.DOTALL
 )
 _SNIFF_BYTES = 4096
+# What says how a document is encoded, besides the Content-Type header: a byte order mark, an
+# XML declaration naming an encoding, or the NUL bytes of UTF-16/32 without a BOM (XML 1.0 F.1).
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
+_DECLARED_ENCODING = re.compile(rb"\s*<\?xml[^>]*?\sencoding\s*=", re.IGNORECASE)
 # Worth no warning: a charset header the document contradicts, a feed served as text/html.
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
@@ -46,9 +52,11 @@ def parse(fetched: Fetched) -> Extracted:
     """Items of an RSS, Atom or JSON Feed document.
 
     Raises ExtractError when nothing is recoverable: not a feed at all, or a malformed one with
-    no entries. A malformed feed that still yields entries carries a one-line warning.
+    no entries. A malformed feed that still yields entries carries a one-line warning. A JSON
+    document is read as a JSON Feed or refused as one ("not a JSON Feed: ..."), never handed
+    to the XML parser.
     """
-    if jsonfeed.is_jsonfeed(fetched.body):
+    if jsonfeed.is_json(fetched.body):
         return jsonfeed.parse(fetched)
     try:
         parsed = feedparser.parse(
@@ -66,8 +74,8 @@ def parse(fetched: Fetched) -> Extracted:
     if not entries and problem:
         raise ExtractError(f"malformed feed with no items: {problem}")
     return Extracted(
-        items=tuple(_item(entry) for entry in entries),
-        title=_title(parsed.feed.get("title_detail")),
+        items=tuple(_item(entry, fetched.url) for entry in entries),
+        title=_title(parsed.feed),
         site_url=nonblank(parsed.feed.get("link")),
         warning=f"malformed feed: {problem}" if problem else None,
         from_feed=True,
@@ -77,10 +85,32 @@ def parse(fetched: Fetched) -> Extracted:
 def _headers(fetched: Fetched) -> dict[str, str]:
     """What feedparser needs to resolve relative links and pick the encoding (RFC 3023)."""
     headers = {"content-location": fetched.url}
-    if fetched.content_type:
-        charset = f"; charset={fetched.charset}" if fetched.charset else ""
-        headers["content-type"] = fetched.content_type + charset
+    charset = fetched.charset or _detected_charset(fetched.body)
+    if fetched.content_type or charset:
+        parameter = f"; charset={charset}" if charset else ""
+        headers["content-type"] = (fetched.content_type or "application/xml") + parameter
     return headers
+
+
+def _detected_charset(body: bytes) -> str | None:
+    """The charset of bytes that say nothing of their encoding and are not UTF-8; else None.
+
+    feedparser falls back to windows-1252 for those, which turns EUC-JP, EUC-KR, GB2312, Big5
+    or KOI8-R feeds into mojibake. A BOM or an XML declaration is left to feedparser, which
+    honours it (and reports a wrong one).
+    """
+    head = body[:_SNIFF_BYTES]
+    if head.startswith(_BOMS) or b"\x00" in head[:4] or _DECLARED_ENCODING.match(head):
+        return None
+    try:
+        body.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    import charset_normalizer  # only for the rare feed that needs it
+
+    best = charset_normalizer.from_bytes(body).best()
+    return best.encoding if best is not None else None
 
 
 def _problem(parsed: feedparser.FeedParserDict) -> str | None:
@@ -93,18 +123,21 @@ def _problem(parsed: feedparser.FeedParserDict) -> str | None:
     return one_line(error)
 
 
-def _item(entry: feedparser.FeedParserDict) -> RawItem:
+def _item(entry: feedparser.FeedParserDict, base: str) -> RawItem:
     # Membership first: reading a missing "updated_parsed" silently returns the published date
     # with a DeprecationWarning (STYLE.md 4.1.5).
     updated = entry["updated_parsed"] if "updated_parsed" in entry else None  # noqa: SIM401
+    link = nonblank(entry.get("link"))
+    summary = _html(entry.get("summary_detail"))
+    content = _content(entry.get("content"))
     return RawItem(
-        title=_title(entry.get("title_detail")),
-        link=nonblank(entry.get("link")),
+        title=_title(entry) or fallback_title(link, summary, content, base),
+        link=link,
         guid=nonblank(entry.get("id")),
         published=_date(entry.get("published_parsed")),
         updated=_date(updated),
-        summary=_html(entry.get("summary_detail")),
-        content=_content(entry.get("content")),
+        summary=summary,
+        content=content,
     )
 
 
@@ -118,10 +151,15 @@ def _content(details: list[Any] | None) -> str | None:
     return _html(details[0])
 
 
-def _title(detail: Any) -> str | None:
-    """A title as plain text: an HTML or XHTML one (Atom type="html") loses its markup."""
-    value = nonblank(detail.get("value")) if detail else None
-    if value and detail.get("type") in ("text/html", "application/xhtml+xml"):
+def _title(node: feedparser.FeedParserDict) -> str | None:
+    """A feed's or entry's title as plain text: an HTML or XHTML one loses its markup.
+
+    The text is `title`, never `title_detail.value`: feedparser 6.0.14 overwrites the latter
+    with any nested <title> (an RSS item's <author><title> job title), not the former.
+    """
+    value = nonblank(node.get("title"))
+    detail = node.get("title_detail")
+    if value and detail and detail.get("type") in ("text/html", "application/xhtml+xml"):
         return html_to_text(value) or None
     return value
 

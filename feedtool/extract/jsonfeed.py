@@ -14,13 +14,23 @@ from feedparser.urls import resolve_relative_uris
 
 from feedtool.errors import ExtractError
 from feedtool.model import Extracted, Fetched, RawItem
-from feedtool.normalize import parse_iso
+from feedtool.normalize import html_to_text, parse_iso, sanitize_html
 from feedtool.urls import join
 
 _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 # The version member as JSON text; slashes may be escaped ("https:\/\/jsonfeed.org\/...").
 _VERSION_MEMBER = re.compile(rb'"version"\s*:\s*"https?:\\?/\\?/jsonfeed\.org\\?/version\\?/')
 _BLANK_LINES = re.compile(r"\n\s*\n")
+_JSON_TYPES = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+# The title of a feed entry with no title, no text and no link (publish.UNTITLED's words).
+UNTITLED = "(untitled)"
 
 
 def is_jsonfeed(body: bytes) -> bool:
@@ -32,18 +42,27 @@ def is_jsonfeed(body: bytes) -> bool:
     return start.startswith(b"{") and _VERSION_MEMBER.search(body) is not None
 
 
+def is_json(body: bytes) -> bool:
+    """Whether body starts like a JSON object or array: no RSS or Atom document can."""
+    return body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"[")
+
+
 def parse(fetched: Fetched) -> Extracted:
     """Items of a JSON Feed; ExtractError for invalid JSON, a non-JSON Feed or no items list.
 
     JSON is UTF-8 by definition (RFC 8259), so a charset in the Content-Type header is ignored.
     """
     try:
-        feed = json.loads(fetched.body)
+        # strict=False: a raw tab or newline inside a string, which real feeds have, is no loss
+        feed = json.loads(fetched.body, strict=False)
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
         raise ExtractError(f"invalid JSON: {one_line(e)}") from e
-    version = feed.get("version") if isinstance(feed, dict) else None
+    if not isinstance(feed, dict):
+        raise ExtractError(f"not a JSON Feed: a JSON {_JSON_TYPES[type(feed)]}, not an object")
+    version = feed.get("version")
     if not isinstance(version, str) or not version.startswith(_VERSION_PREFIXES):
-        raise ExtractError("not a JSON Feed: no jsonfeed.org version")
+        found = f"version {json.dumps(version)[:40]}" if "version" in feed else "no version"
+        raise ExtractError(f"not a JSON Feed: {found}, not https://jsonfeed.org/version/1.x")
     entries = feed.get("items")
     if not isinstance(entries, list):
         raise ExtractError("not a JSON Feed: no items list")
@@ -67,14 +86,16 @@ def _item(entry: dict[str, Any], base: str) -> RawItem:
     if isinstance(identifier, int) and not isinstance(identifier, bool):
         identifier = str(identifier)  # 1.1 requires a string; numbers are common in the wild
     summary = nonblank(entry.get("summary"))  # plain text in JSON Feed
+    escaped = html.escape(summary) if summary else None
+    content = _content(entry, base)
     return RawItem(
-        title=nonblank(entry.get("title")),
+        title=nonblank(entry.get("title")) or fallback_title(link, escaped, content, base),
         link=link,
         guid=nonblank(identifier),
         published=parse_iso(entry.get("date_published")),
         updated=parse_iso(entry.get("date_modified")),
-        summary=html.escape(summary) if summary else None,
-        content=_content(entry, base),
+        summary=escaped,
+        content=content,
     )
 
 
@@ -88,6 +109,22 @@ def _content(entry: dict[str, Any], base: str) -> str | None:
         return None
     paragraphs = (p.strip() for p in _BLANK_LINES.split(content_text.strip()))
     return "".join(f"<p>{html.escape(p)}</p>".replace("\n", "<br>\n") for p in paragraphs)
+
+
+def fallback_title(
+    link: str | None, summary: str | None, content: str | None, base: str
+) -> str | None:
+    """The title of a feed entry that has none: None when normalize can take one from its
+    text, else its link, else UNTITLED.
+
+    An entry with a link or an id but no title and no text (a link blog, a bare podcast
+    episode) is still an entry of the feed, and must not be dropped for want of a title.
+    Mirrors normalize.item, which titles an item by its summary's text, else its content's.
+    """
+    text = sanitize_html(summary, base) or sanitize_html(content, base)
+    if html_to_text(text):
+        return None
+    return link.strip() if link else UNTITLED
 
 
 def nonblank(value: Any) -> str | None:

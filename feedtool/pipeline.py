@@ -368,6 +368,9 @@ def _title(source: Source, state: SourceState | None, found: str | None = None) 
 class _SourceRun:
     """One successful-or-raising check of one source."""
 
+    _quiet: frozenset[str] = frozenset()  # keys of new items not to notify (a backfill's)
+    _paginated: str | None = None  # the pagination config to remember once stored
+
     def __init__(
         self, source: Source, context: Context, state: SourceState | None, now: datetime
     ) -> None:
@@ -418,6 +421,8 @@ class _SourceRun:
             not_before=_hold(self.now, first.fresh_for),
             learned=self._learned(extracted),
         )
+        if self._paginated is not None:
+            self.store.record_pagination(self.source.id, self._paginated)
         state = self.state
         if (
             changes.new
@@ -439,6 +444,10 @@ class _SourceRun:
 
     def _plan(self, feed_title: str, changes: Changes) -> list[Queued]:
         targets = self.context.targets
+        if self._quiet:  # a backfill's older pages: stored and published, never notified
+            changes = replace(
+                changes, new=tuple(i for i in changes.new if i.key not in self._quiet)
+            )
         return notify.plan_alert(
             self.source, feed_title, self.alert, None, self.now, targets
         ) + notify.plan_items(self.source, feed_title, changes, targets)
@@ -474,45 +483,40 @@ class _SourceRun:
         return not all((output_dir / f"{self.source.id}{s}").exists() for s in SUFFIXES)
 
     def _harvest(self, first: Fetched) -> tuple[tuple[Item, ...], int, Extracted]:
-        """Items of the first page, then of following pages while they are all new.
+        """The items of the source's pages, by the path preview and check share (harvest).
 
-        On the first run every page up to max_pages is read (backfill); later runs stop at a
-        page holding any known item, since everything after it is known too. A later page that
-        fails ends the walk but keeps what was read. Returns the filtered items, the number
-        skipped, and what the first page said of itself (title, warning, site link).
+        A first run reads every page up to max_pages; later runs stop at a page holding any
+        known item, since everything after it is known too. A changed pagination config
+        (`next` added, max_pages raised) reads them all once more, a backfill: its items
+        beyond the first page are old news and notify nobody. Returns the filtered items,
+        the number skipped, and what the first page said of itself.
         """
-        source = self.source
-        extracted, items, skipped = self._page(first)
-        first_extracted = extracted
-        if not items and not extracted.from_feed:  # an empty feed is a quiet feed, not a fault
-            if skipped:
-                raise EmptyPageError(f"no usable items: {skipped} lacked a title or link")
-            raise EmptyPageError("no items found (do the selectors still match?)")
-        backfill = self.state is None or not self.state.initialized
-        page_items = items
-        for _ in range(source.paginate.max_pages - 1):
-            next_url = extracted.next_url
-            if not next_url or (
-                self.store.known_keys(source.id, [i.key for i in page_items]) and not backfill
-            ):
-                break
-            try:
-                following = self.context.fetcher.get(next_url)
-                if not isinstance(following, Fetched):
-                    break
-                extracted, page_items, page_skipped = self._page(following)
-            except SourceError as e:
-                logger.warning("%s: page %s not read: %s", source.id, next_url, e)
-                break
-            items += page_items
-            skipped += page_skipped
-        from feedtool.normalize import passes_filters
+        from feedtool import harvest
 
-        kept = tuple(i for i in items if passes_filters(i, source.include, source.exclude))
-        return kept, skipped, first_extracted
+        source, state = self.source, self.state
+        paginated = harvest.pagination_key(source.paginate)
+        first_run = state is None or not state.initialized
+        changed = state is None or state.paginated != paginated
+        backfill = source.paginate.max_pages > 1 and (first_run or changed)
 
-    def _page(self, fetched: Fetched) -> tuple[Extracted, list[Item], int]:
-        """One page or feed document: what was extracted, its usable items, how many skipped."""
+        def known(keys: Sequence[str]) -> set[str]:
+            return self.store.known_keys(source.id, keys)
+
+        result = harvest.harvest(
+            source,
+            first,
+            extract_page=self._page,
+            fetch=self.context.fetcher.get,
+            known=None if backfill else known,
+        )
+        if backfill and not first_run:
+            self._quiet = frozenset(i.key for page in result.pages[1:] for i in page.items)
+        if changed:
+            self._paginated = paginated
+        return result.items, result.skipped, result.first
+
+    def _page(self, fetched: Fetched) -> tuple[Extracted, list[Item]]:
+        """One page or feed document: what was extracted and its usable items."""
         from feedtool import extract  # parsers and dates: only for pages that changed
 
         learned = self.state.learned if self.state else None
@@ -526,8 +530,7 @@ class _SourceRun:
             harvested = extract.normalized_items(
                 self.source, fetched, now=self.now, fetch=self.context.fetcher.get, learned=learned
             )
-        extracted, items = harvested
-        return extracted, items, extracted.skipped + len(extracted.items) - len(items)
+        return harvested
 
     def _with_fulltext(self, items: tuple[Item, ...]) -> tuple[Item, ...]:
         from feedtool.fulltext import enrich

@@ -328,16 +328,27 @@ class Page:
         )
 
     def next_url(self, paginate: Paginate) -> str | None:
-        """The next page: the configured selector, else rel=next, else a Bitrix PAGEN_N link."""
+        """The next page: the configured selector; else, in this order, rel=next, a Bitrix
+        PAGEN_N link, a link with class "next", or a pager's "Next" / "»" / "Older posts" link.
+
+        rel=next comes first because a site says it on purpose; the pager's text is a guess,
+        made only inside pagers (.pagination, .pager, nav...) and never on a "previous" link.
+        A link back to this very page is no next page (it would loop).
+        """
         if paginate.next:
-            return self._absolute(_link_selector(paginate.next).text(self.root))
+            return self._elsewhere(_link_selector(paginate.next).text(self.root))
         rel_next = Selector.compile('link[rel~="next"][href], a[rel~="next"][href]@href')
-        return self._absolute(rel_next.text(self.root)) or self._bitrix_next()
+        return (
+            self._elsewhere(rel_next.text(self.root))
+            or self._bitrix_next()
+            or self._classed_next()
+            or self._pager_next()
+        )
 
     def _bitrix_next(self) -> str | None:
         current = dict(parse_qsl(urlsplit(self.url).query))
         for anchor in Selector.compile('a[href*="PAGEN_"]').all(self.root):
-            href = self._absolute(anchor.get("href"))
+            href = self._elsewhere(anchor.get("href"))
             if href is None:
                 continue
             for key, value in parse_qsl(urlsplit(href).query):
@@ -345,6 +356,30 @@ class Page:
                 if numbered and int(value) == int(current.get(key, "1")) + 1:
                     return href
         return None
+
+    def _classed_next(self) -> str | None:
+        """`a.next`, or the link in a `.next` pager cell (`<li class="next"><a>`)."""
+        for anchor in Selector.compile(_CLASSED_NEXT).all(self.root):
+            if not _previous(anchor) and (href := self._elsewhere(anchor.get("href"))):
+                return href
+        return None
+
+    def _pager_next(self) -> str | None:
+        """The pager link whose words say "next" ("Next ›", "Older posts", "Далее"), else the
+        one that is a forward arrow alone ("›" before "»", which some pagers use for "last")."""
+        best: tuple[int, str] | None = None
+        for anchor in Selector.compile(_PAGER_LINKS).all(self.root):
+            rank = _next_rank(anchor)
+            if rank is None or (best is not None and best[0] <= rank):
+                continue
+            if href := self._elsewhere(anchor.get("href")):
+                best = (rank, href)
+        return best[1] if best else None
+
+    def _elsewhere(self, href: str | None) -> str | None:
+        """The absolute URL of href, unless it leads back to this page."""
+        url = self._absolute(href)
+        return None if url is None or _same_page(url, self.url) else url
 
     def advertised_feed(self) -> str | None:
         """The first feed the page links with <link rel="alternate" type="...">."""
@@ -376,3 +411,58 @@ def _default_title(element: lxml.html.HtmlElement, link_spec: str | None) -> str
 def _link_selector(spec: str | None) -> Selector:
     """Links default to href: "a" reads "a@href", nothing means the first link."""
     return Selector.compile(spec or "a[href]").reading("href")
+
+
+# Pagination: where a pager's links live, and the words of its "next" and "previous" links.
+_PAGERS = (
+    ".pagination, .pager, .paging, .pagenav, .page-nav, .nav-links, .navigation, nav,"
+    ' [role="navigation"], [class*="pagination"], [class*="pager"]'
+)
+_PAGER_LINKS = ", ".join(f"{pager.strip()} a[href]" for pager in _PAGERS.split(","))
+_CLASSED_NEXT = "a.next[href], .next > a[href], a.next-page[href], a.nextpostslink[href]"
+_NEXT_WORDS = re.compile(
+    r"(?:next|older|следующая|следующие|далее|вперёд|вперед)"
+    r"(?:\s+(?:page|posts|entries|news|articles|страница|новости|записи))?"
+    r"\s*[›»>→]*"
+)
+_NEXT_ARROWS = {"›": 1, ">": 1, "→": 1, "»": 2, ">>": 2}
+_PREVIOUS = re.compile(r"prev|previous|newer|назад|предыдущ|[«‹←]")
+
+
+def _next_rank(anchor: lxml.html.HtmlElement) -> int | None:
+    """0 for a link whose words say "next", 1-2 for a forward arrow alone, None otherwise.
+
+    The words may be the link's text, its aria-label or its title (icon-only pager links).
+    """
+    if _previous(anchor):
+        return None
+    for label in (text_of(anchor), anchor.get("aria-label"), anchor.get("title")):
+        label = " ".join((label or "").casefold().split())
+        if _NEXT_WORDS.fullmatch(label):
+            return 0
+        if label in _NEXT_ARROWS:
+            return _NEXT_ARROWS[label]
+    return None
+
+
+def _previous(anchor: lxml.html.HtmlElement) -> bool:
+    """A link that goes back: rel=prev, a "prev" class, or "Previous" / "«" / "Назад" text."""
+    cell = anchor.getparent()
+    marks = (
+        anchor.get("rel"),
+        anchor.get("class"),
+        cell.get("class") if cell is not None and cell.tag == "li" else None,
+        text_of(anchor),
+        anchor.get("aria-label"),
+    )
+    return any(_PREVIOUS.search(mark.casefold()) for mark in marks if mark)
+
+
+def _same_page(url: str, other: str) -> bool:
+    """Both URLs name one page: fragment, a trailing slash and host case aside."""
+    a, b = urlsplit(url), urlsplit(other)
+    return (a.netloc.lower(), a.path.rstrip("/"), a.query) == (
+        b.netloc.lower(),
+        b.path.rstrip("/"),
+        b.query,
+    )

@@ -8,8 +8,9 @@ Run from the repository root:
 Layouts: exit status 1 when any layout falls under 90 % precision or recall, so a heuristic
 tweak that helps one site and breaks another shows up at once. Real listings: items are matched
 by link, compared as feedtool compares links, and the mean precision and recall are printed
-(tests/test_detect_real.py holds them to a floor). Times are of detection alone, the page
-parsed once beforehand.
+(tests/test_detect_real.py holds them to a floor); "dates" counts the found items whose date,
+read as normalize reads it for a source left to detection, is the one expected. Times are of
+detection alone, the page parsed once beforehand.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.layouts import (
     load_real_listing,
     real_listing_folders,
     score_real_listing,
+    wrong_dates,
 )
 
 THRESHOLD = 0.9
@@ -46,6 +48,8 @@ class Result:
     found: int
     correct: int
     ms: float
+    dated: int = 0  # found items with an expected date (real listings)
+    dated_right: int = 0  # of which normalize reads the expected day
 
     @property
     def precision(self) -> float:
@@ -90,30 +94,39 @@ def evaluate_real(folder: Path) -> Result:
     page, spec = load_real_listing(folder)
     detection, ms = timed(page.root, spec["url"])
     score = score_real_listing(spec, detection.items)
-    return Result(folder.name, score.expected, score.found, score.correct, ms)
-
-
-def _row(r: Result, width: int) -> str:
-    return (
-        f"{r.layout:<{width}} {r.expected:>8} {r.found:>6} {r.correct:>8}"
-        f" {r.precision:>9.0%} {r.recall:>7.0%} {r.ms:>7.1f}"
+    dated, wrong = wrong_dates(spec, detection.items)
+    for line in wrong:
+        print(f"{folder.name}: {line}", file=sys.stderr)
+    return Result(
+        folder.name, score.expected, score.found, score.correct, ms, dated, dated - len(wrong)
     )
 
 
-def _table(results: list[Result], name: str) -> None:
+def _row(r: Result, width: int, dates: bool) -> str:
+    return (
+        f"{r.layout:<{width}} {r.expected:>8} {r.found:>6} {r.correct:>8}"
+        f" {r.precision:>9.0%} {r.recall:>7.0%} {r.ms:>7.1f}"
+        + (f" {f'{r.dated_right}/{r.dated}':>9}" if dates else "")
+    )
+
+
+def _table(results: list[Result], name: str, *, dates: bool = False) -> None:
     width = max(20, *(len(r.layout) for r in results))
     head = (name, "expected", "found", "correct", "precision", "recall", "ms")
-    print(f"{{:<{width}}} {{:>8}} {{:>6}} {{:>8}} {{:>9}} {{:>7}} {{:>7}}".format(*head))
+    line = f"{{:<{width}}} {{:>8}} {{:>6}} {{:>8}} {{:>9}} {{:>7}} {{:>7}}".format(*head)
+    print(line + (f" {'dates':>9}" if dates else ""))
     for r in results:
-        print(_row(r, width))
+        print(_row(r, width, dates))
     total = Result(
         "total",
         sum(r.expected for r in results),
         sum(r.found for r in results),
         sum(r.correct for r in results),
         fmean(r.ms for r in results),
+        sum(r.dated for r in results),
+        sum(r.dated_right for r in results),
     )
-    print(_row(total, width))
+    print(_row(total, width, dates))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.real is not None:
         results = [evaluate_real(folder) for folder in real_listing_folders(args.real)]
-        _table(results, "page")
+        _table(results, "page", dates=True)
         perfect = sum(r.precision == r.recall == 1.0 for r in results)
         print(
             f"mean precision {fmean(r.precision for r in results):.2f}"

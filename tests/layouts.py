@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from feedtool import normalize
 from feedtool.extract.html import Page
-from feedtool.model import RawItem
+from feedtool.model import RawItem, Selectors, Source
 from feedtool.normalize import canonical_link, link_identity, parse_date
 
 LAYOUTS = Path(__file__).parent / "data" / "layouts"
@@ -32,15 +33,16 @@ def collapse(text: str | None) -> str:
     return " ".join((text or "").split())
 
 
-def same_date(found: str | None, expected: str | None) -> bool:
+def same_date(found: str | None, expected: str | None, found_format: str | None = None) -> bool:
     """The same text, or text that reads as the same moment give or take the day.
 
     `<time datetime="2024-12-11T09:00:00Z">11 December 2024</time>` may be reported by
-    either form: both publish the same day.
+    either form: both publish the same day. `found_format` is the strptime format a pinned
+    source reads the found text with (Selectors.date_format), as normalize would.
     """
     if expected is None or found == expected:
         return True
-    found_at, expected_at = parse_date(found, CLOCK), parse_date(expected, CLOCK)
+    found_at, expected_at = parse_date(found, CLOCK, found_format), parse_date(expected, CLOCK)
     return (
         found_at is not None
         and expected_at is not None
@@ -108,3 +110,32 @@ def score_real_listing(spec: dict[str, Any], items: Sequence[RawItem]) -> Score:
     expected = {link_key(item["link"], url) for item in spec["items"]} - optional
     found = {link_key(item.link, url) for item in items if item.link} - optional
     return Score(len(expected), len(found), len(found & expected))
+
+
+def wrong_dates(
+    spec: dict[str, Any], items: Sequence[RawItem], select: Selectors | None = None
+) -> tuple[int, list[str]]:
+    """How many found items have an expected date, and those normalize dates otherwise.
+
+    Dates are read as a run reads them: normalize.item with the source's selectors (their
+    date_format) when pinned, with none for a source left to detection.
+    """
+    url = spec["url"]
+    expected = {link_key(i["link"], url): i["date"] for i in spec["items"] if i.get("date")}
+    source = Source(id="page", url=url, type="html" if select else "auto", select=select)
+    checked, wrong = 0, []
+    for raw in items:
+        day = expected.get(link_key(raw.link, url)) if raw.link else None
+        if day is None:
+            continue
+        checked += 1
+        item = normalize.item(raw, source=source, page_url=url, now=CLOCK, require_link=True)
+        got = item.published.date().isoformat() if item and not item.date_inferred else None
+        if got != day:
+            wrong.append(f"{raw.link}: {raw.date!r} read as {got}, expected {day}")
+    return checked, wrong
+
+
+def expected_selectors(spec: dict[str, Any]) -> Selectors:
+    """The hand-written selectors of a real listing's expected.json, with its date_format."""
+    return Selectors(**spec["select"], date_format=spec.get("date_format"))

@@ -14,7 +14,16 @@ from lxml.html import HtmlElement
 
 from feedtool.extract.detect import Detection, _TextReader, detect
 from feedtool.extract.html import Page, Selector, parse_html, text_of
-from tests.layouts import LAYOUT_NAMES, LAYOUTS, collapse, is_correct, load_layout, same_date
+from feedtool.normalize import parse_date
+from tests.layouts import (
+    CLOCK,
+    LAYOUT_NAMES,
+    LAYOUTS,
+    collapse,
+    is_correct,
+    load_layout,
+    same_date,
+)
 
 
 def _tree(html: str) -> HtmlElement:
@@ -126,7 +135,7 @@ def test_pinned_selectors_extract_the_detected_items(name: str) -> None:
     ]
     for pinned, detected in zip(extracted, detection.items, strict=True):
         assert (pinned.date is None) == (detected.date is None)
-        assert same_date(pinned.date, detected.date)
+        assert same_date(pinned.date, detected.date, detection.selectors.date_format)
         assert (pinned.summary or "").strip() == (detected.summary or "")
 
 
@@ -186,8 +195,12 @@ def test_suggested_date_selector_reproduces_the_dates(name: str) -> None:
 
     dates = _extract_dates(html, spec["base_url"], detection)
 
-    assert dates == [item.date for item in detection.items]
     assert None not in dates
+    assert detection.selectors is not None
+    date_format = detection.selectors.date_format
+    assert [parse_date(d, CLOCK, date_format) for d in dates] == [
+        parse_date(item.date, CLOCK) for item in detection.items
+    ]
 
 
 def test_unclassed_date_column_after_a_number_column_gets_a_positional_selector() -> None:
@@ -296,8 +309,11 @@ def test_date_formats(date: str) -> None:
         f"with a longer title</a></li>"
         for i in range(5)
     )
-    detection = detect(_tree(f"<ul>{rows}</ul>"), "https://example.org/news/")
-    assert [item.date for item in detection.items] == [date] * 5
+    detection = detect(_tree(f"<ul>{rows}</ul>"), "https://example.org/news/", CLOCK)
+    numeric = re.fullmatch(r"[\d./ :]+", date)  # read in the page's order, given as ISO
+    assert [item.date for item in detection.items] == [
+        parse_date(date, CLOCK).isoformat()[: 16 if ":" in date else 10] if numeric else date
+    ] * 5
 
 
 def test_links_resolve_against_base_href() -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from itertools import chain, islice, pairwise
 from statistics import fmean
@@ -34,14 +35,19 @@ class Detection:
     selectors: Selectors | None
 
 
-def detect(root: HtmlElement, base_url: str) -> Detection:
+def detect(root: HtmlElement, base_url: str, now: datetime | None = None) -> Detection:
     """Find the repeated blocks holding the page's news items, skipping menus and boxes.
 
     `root` is the page's document element (`<html>`). `base_url` is the URL the page was
     served at: it tells article links (deeper than the listing) from the listing itself, its
-    pagination and its breadcrumbs.
+    pagination and its breadcrumbs. `now` (default: the clock) tells which reading of a date
+    like 05.12.15 is in the future.
+
+    Numeric dates come out as ISO 8601 text, read in the order decided for the whole page (see
+    `_numeric_order`): normalize, which parses RawItem.date later, cannot know that order for a
+    source without selectors. Other dates keep the page's text.
     """
-    return _Detector(root, base_url).run()
+    return _Detector(root, base_url).run(now or datetime.now(UTC))
 
 
 # --- vocabulary -------------------------------------------------------------------------------
@@ -292,6 +298,7 @@ class _Found:
         a date or a teaser) must beat them however long they are.
         """
         return self.taxonomy and self.date is None and self.summary is None
+
     titled: int  # distinct article links in the block with a title-like text, at least 1
 
 
@@ -343,7 +350,7 @@ class _Detector:
         self.total = 0  # article links on the page, taxonomy links aside
         self.wrapper = 0.0
 
-    def run(self) -> Detection:
+    def run(self, now: datetime) -> Detection:
         best: tuple[float, _Candidate, list[_Found]] | None = None
         # A block scores at most 1.8 (dated, with summary): candidates that cannot beat the
         # best so far are not read at all, which keeps big pages fast.
@@ -359,16 +366,64 @@ class _Detector:
         if best is None or best[0] < _MIN_SCORE or len(best[2]) < _MIN_ITEMS:
             return Detection(items=(), selectors=None)
         _, candidate, found = best
+        numeric = {f.date: n for f in found if f.date and (n := _NumericDate.read(f.date))}
+        day_first = self._numeric_order(list(numeric.values()), now) if numeric else True
         items = tuple(
             RawItem(
                 title=f.title,
                 link=f.link,
-                date=f.date,
+                date=numeric[f.date].iso(day_first) or f.date if f.date in numeric else f.date,
                 summary=(inner_html(f.summary).strip() or None) if f.summary is not None else None,
             )
             for f in found
         )
-        return Detection(items=items, selectors=_suggest(self, candidate, found))
+        selectors = _suggest(self, candidate, found)
+        if selectors is not None and selectors.date and numeric:
+            selectors = replace(selectors, date_format=self._date_format(found, day_first))
+        return Detection(items=items, selectors=selectors)
+
+    # numeric dates
+
+    def _numeric_order(self, dates: list[_NumericDate], now: datetime) -> bool:
+        """Whether the page's numeric dates are day first (23.12.2024) or month first (12/23/2024).
+
+        One order holds for a whole page, and it is the one that makes every date a real date
+        not in the future: the items' dates first, then dates standing alone elsewhere on the
+        page (a first field over 12 anywhere means day first, a second one month first). When
+        both orders fit, the page's language decides (en-US writes month first), else day
+        first, as most of the world writes and as normalize reads dd.mm.yyyy.
+        """
+        fitting = _fitting(dates, now)
+        if len(fitting) != 1:
+            fitting = _fitting([*dates, *self._page_dates()], now)
+        if len(fitting) == 1:
+            return fitting[0]
+        return _language_region(self.root) not in _MONTH_FIRST_REGIONS
+
+    def _page_dates(self) -> list[_NumericDate]:
+        """The numeric dates that are the whole text of a text node anywhere on the page."""
+        out = []
+        for string in self.reader.strings(self.root):
+            stripped = string.strip()
+            if 6 <= len(stripped) <= 25 and (date := _NumericDate.read(stripped)) is not None:
+                out.append(date)
+        return out
+
+    def _date_format(self, found: list[_Found], day_first: bool) -> str | None:
+        """The strptime format that reads every date element's text as detection read it, so a
+        pinned source reads the dates alike; None when no one format does (a text around the
+        date that differs between items)."""
+        formats = set()
+        for f in found:
+            if f.date_el is None or f.date_attr:
+                continue
+            numeric = _NumericDate.read(f.date) if f.date else None
+            text = self.text(f.date_el)
+            if numeric is None or not f.date or f.date not in text:
+                return None
+            before, _, after = text.partition(f.date)
+            formats.add(_literal(before) + numeric.format(day_first) + _literal(after))
+        return formats.pop() if len(formats) == 1 else None
 
     # links
 
@@ -777,7 +832,7 @@ class _Detector:
                     break
                 holder = holder.getparent()
                 match = self._date_around(string, holder) if holder is not None else None
-            if not match or holder is None:
+            if not match or holder is None or not _some_date(match.group(0)):
                 continue
             if not self.in_title(holder):
                 return match.group(0), holder, False
@@ -901,6 +956,103 @@ class _Block:
 def _bare_host(host: str) -> str:
     host = host.lower()
     return host[4:] if host.startswith("www.") else host
+
+
+# --- numeric dates ------------------------------------------------------------------------------
+
+_NUMERIC = re.compile(
+    r"(\d{1,2})([./-])(\d{1,2})([./-])(\d{4}|\d{2})"
+    r"(?:(,?\s*(?:в\s*)?)(\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+# Where people write the month first: the United States with its territories, and the
+# Philippines. Read from the page's lang ("en-US") or og:locale ("en_US").
+_MONTH_FIRST_REGIONS = frozenset({"US", "PH", "AS", "GU", "MP", "PR", "VI", "UM"})
+_REGION = re.compile(r"[a-z]{2,3}[-_]([a-z]{2})\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class _NumericDate:
+    """A date written with numbers only, whose first two fields are day and month in either
+    order: 05.12.15, 23/12/2024 14:30."""
+
+    match: re.Match[str]
+
+    @staticmethod
+    def read(text: str) -> _NumericDate | None:
+        match = _NUMERIC.fullmatch(text)
+        return _NumericDate(match) if match else None
+
+    def moment(self, day_first: bool) -> datetime | None:
+        """The date in that order; None when it is no date (a 13th month). Two-digit years are
+        read as strptime's %y reads them (69-99: the 1900s), so a pinned format agrees."""
+        first, _, second, _, year, _, hour, minute, sec = self.match.groups()
+        day, month = (first, second) if day_first else (second, first)
+        full_year = int(year) if len(year) == 4 else int(year) + (1900 if int(year) >= 69 else 2000)
+        try:
+            return datetime(
+                full_year,
+                int(month),
+                int(day),
+                int(hour or 0),
+                int(minute or 0),
+                int(sec or 0),
+                tzinfo=UTC,
+            )
+        except ValueError:
+            return None
+
+    def fits(self, day_first: bool, now: datetime) -> bool:
+        """A real date, and not in the future (a day's grace for time zones)."""
+        moment = self.moment(day_first)
+        return moment is not None and moment <= now + timedelta(days=1)
+
+    def iso(self, day_first: bool) -> str | None:
+        moment = self.moment(day_first)
+        if moment is None:
+            return None
+        if self.match.group(7) is None:
+            return moment.date().isoformat()
+        return moment.isoformat(timespec="seconds" if self.match.group(9) else "minutes")[:-6]
+
+    def format(self, day_first: bool) -> str:
+        """The strptime format of the text: %d.%m.%y, %m/%d/%Y %H:%M ..."""
+        _, sep1, _, sep2, year, joiner, hour, _, sec = self.match.groups()
+        fields = ("%d", "%m") if day_first else ("%m", "%d")
+        out = f"{fields[0]}{sep1}{fields[1]}{sep2}{'%Y' if len(year) == 4 else '%y'}"
+        if hour is not None:
+            out += _literal(joiner) + "%H:%M" + (":%S" if sec else "")
+        return out
+
+
+def _some_date(text: str) -> bool:
+    """False for numbers that look like a numeric date but are none in either order: a
+    version ("Squid 4.0.23"), a score. Any other date text is taken as it is."""
+    numeric = _NumericDate.read(text)
+    return numeric is None or any(numeric.moment(order) is not None for order in (True, False))
+
+
+def _fitting(dates: list[_NumericDate], now: datetime) -> list[bool]:
+    """The orders (day first: True) in which every date is a real one, not in the future."""
+    return [order for order in (True, False) if all(d.fits(order, now) for d in dates)]
+
+
+def _literal(text: str) -> str:
+    return text.replace("%", "%%")
+
+
+def _language_region(root: HtmlElement) -> str | None:
+    """The region of the page's language (US for lang="en-US"), from <html lang> or og:locale."""
+    values = [root.get("lang"), root.get("{http://www.w3.org/XML/1998/namespace}lang")]
+    values += [m.get("content") for m in root.iterfind(".//meta[@property='og:locale']")]
+    values += [
+        m.get("content")
+        for m in root.iterfind(".//meta[@http-equiv]")
+        if str(m.get("http-equiv")).lower() == "content-language"
+    ]
+    for value in values:
+        if value and (match := _REGION.match(value.strip())):
+            return match.group(1).upper()
+    return None
 
 
 # --- selectors --------------------------------------------------------------------------------

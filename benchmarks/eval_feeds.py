@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
 import traceback
@@ -263,7 +264,8 @@ def evaluate_all(corpus: Path = CORPUS, jobs: int = 2, only: str = "") -> list[F
     entries = [entry for entry in manifest(corpus) if only in entry["file"]]
     if jobs <= 1:
         return [evaluate(corpus, entry) for entry in entries]
-    with ProcessPoolExecutor(jobs) as pool:
+    # spawn: a fork of a process that runs threads (pytest's, a daemon's) may deadlock
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         return list(pool.map(evaluate, [corpus] * len(entries), entries, chunksize=16))
 
 

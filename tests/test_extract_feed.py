@@ -8,10 +8,11 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from feedtool import normalize
+from feedtool import extract, normalize, publish
 from feedtool.errors import ExtractError
 from feedtool.extract import feed, jsonfeed
-from feedtool.model import Fetched, Validators
+from feedtool.model import Fetched, Item, NotModified, Source, StoredItem, Validators
+from tests.feedcheck import assert_valid_atom, parse_clean
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 
@@ -126,6 +127,7 @@ def test_jsonfeed10_through_feed_parse() -> None:
     assert episode.guid == "episode-12"
     assert episode.link == "https://example.com/blog/feed/episodes/12"
     assert episode.summary == "Bridges &amp; tunnels"  # JSON Feed summaries are plain text
+    assert episode.content is not None
     assert 'href="https://example.com/links/12"' in episode.content
     assert 'src="https://example.com/blog/feed/art/12.png"' in episode.content
     assert episode.published == datetime(2024, 3, 5, 7, 30, tzinfo=UTC)
@@ -352,3 +354,195 @@ def test_a_feed_feedparser_cannot_read_is_an_extract_error_not_a_crash() -> None
     )
     with pytest.raises(ExtractError, match="unreadable feed"):
         feed.parse(broken)
+
+
+# --- classes of failure found on the feed corpus (tests/test_feed_corpus.py) ---------------------
+
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _refuse(url: str) -> Fetched | NotModified:
+    raise AssertionError(f"a feed source fetches nothing else ({url})")
+
+
+def normalized_feed(body: bytes, content_type: str = "application/xml") -> list[Item]:
+    """The items a run would store from a `type = "feed"` source serving body."""
+    document = fetched(body, content_type)
+    source = Source(id="t", url=document.url, type="feed")
+    return extract.normalized_items(source, document, now=NOW, fetch=_refuse)[1]
+
+
+def test_entries_without_title_or_text_are_kept_and_publishable() -> None:
+    body = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Links</title><id>urn:f</id>
+  <updated>2024-03-05T07:00:00Z</updated>
+  <entry><id>urn:1</id><updated>2024-03-05T07:00:00Z</updated><link href="/posts/1"/></entry>
+  <entry><id>urn:2</id><updated>2024-03-04T07:00:00Z</updated></entry>
+  <entry><id>urn:3</id><updated>2024-03-03T07:00:00Z</updated><link href="/posts/3"/>
+    <content type="html">&lt;p&gt;Text makes the title&lt;/p&gt;</content></entry>
+  <entry><id>urn:4</id><updated>2024-03-02T07:00:00Z</updated><link href="/posts/4"/>
+    <content type="html">&lt;script&gt;track()&lt;/script&gt;</content></entry>
+</feed>"""
+    items = normalized_feed(body)
+
+    assert [item.title for item in items] == [
+        "https://example.com/posts/1",  # the link names it
+        "(untitled)",  # nothing but an id (that feedparser copies to the link: not a web link)
+        "Text makes the title",  # normalize's own fallback: the text
+        "https://example.com/posts/4",  # text that sanitising leaves empty is no title
+    ]
+    assert len({item.key for item in items}) == 4
+    stored = [
+        StoredItem(
+            source_id="t",
+            key=item.key,
+            title=item.title,
+            link=item.link,
+            published=item.published,
+            date_inferred=item.date_inferred,
+            updated=item.published,
+            first_seen=NOW,
+            summary=item.summary,
+            content=item.content,
+        )
+        for item in items
+    ]
+    documents = publish.render(
+        publish.FeedInfo(id="t", title="Links", site_url="https://example.com/"),
+        stored,
+        "https://feeds.example.org/",
+    )
+    assert_valid_atom(documents[".atom.xml"])
+    assert len(parse_clean(documents[".rss.xml"]).entries) == 4
+
+
+def test_json_feed_items_without_title_or_text_are_kept() -> None:
+    body = b"""{"version": "https://jsonfeed.org/version/1.1", "title": "Micro", "items": [
+        {"id": "1", "url": "https://micro.example.com/1"}, {"id": "2"}]}"""
+
+    items = normalized_feed(body, "application/feed+json")
+
+    assert [item.title for item in items] == ["https://micro.example.com/1", "(untitled)"]
+
+
+def test_guids_that_differ_only_by_fragment_are_distinct_items() -> None:
+    # The RSS 2.0 specification's example 2: two items of one page, told apart by fragment.
+    body = b"""<rss version="2.0"><channel><title>Liftoff News</title>
+  <item><description>Sky watchers in Europe, Asia, and parts of Alaska</description>
+    <guid>http://liftoff.msfc.nasa.gov/2003/06/03.html#item573</guid></item>
+  <item><description>Before man travels to Mars, NASA hopes to design new engines</description>
+    <guid>http://liftoff.msfc.nasa.gov/2003/06/03.html#item572</guid></item>
+</channel></rss>"""
+    keys = [item.key for item in normalized_feed(body, "application/rss+xml")]
+
+    assert keys == [
+        "liftoff.msfc.nasa.gov/2003/06/03.html#item573",
+        "liftoff.msfc.nasa.gov/2003/06/03.html#item572",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("guids", "same"),
+    [
+        # link noise: scheme, "www.", trailing slash, tracking parameters, query order
+        (("http://example.org/a/1", "https://www.example.org/a/1/?utm_source=tg"), True),
+        (("http://example.org/?b=2&a=1", "https://example.org/?a=1&b=2"), True),
+        (("http://example.org/d.html#a1", "https://www.example.org/d.html#a1"), True),
+        # what names an item: the fragment, the query, an opaque guid as written
+        (("http://example.org/d.html#a1", "http://example.org/d.html#a2"), False),
+        (("http://example.org/d.html#a1", "http://example.org/d.html"), False),
+        (("http://example.org/?p=1", "http://example.org/?p=2"), False),
+        (("tag:example.org,2024:1#a", "tag:example.org,2024:1#b"), False),
+        (("urn:news:42", "URN:news:42"), False),
+    ],
+)
+def test_guid_identity(guids: tuple[str, str], same: bool) -> None:
+    first, second = (normalize.guid_identity(guid) for guid in guids)
+    assert (first == second) is same
+
+
+def test_url_guid_without_fragment_keeps_the_key_it_always_had() -> None:
+    # Keys are stored: a changed key would make every known item of a feed new again.
+    assert normalize.guid_identity("https://www.example.org/a/1/") == "example.org/a/1"
+    assert normalize.guid_identity("urn:news:42") == "guid:urn:news:42"
+
+
+def test_a_nested_title_never_replaces_the_entry_title() -> None:
+    # feedparser 6.0.14 writes an RSS item's <author><title> (a job title) over
+    # title_detail.value after an <image> inside the item; entry.title stays right.
+    body = b"""<rss version="2.0"><channel><title>Cloud Blog</title>
+  <item><title>Bridge reopens</title><link>https://example.org/1</link>
+    <og><image>https://example.org/1.png</image></og>
+    <author><name>Ann Lee</name><title>Product Manager</title></author></item>
+</channel></rss>"""
+    (item,) = feed.parse(fetched(body, "application/rss+xml")).items
+
+    assert item.title == "Bridge reopens"
+
+
+TEXTS = {
+    "euc-jp": "東京の新しい橋が今日開通しました。市民は朝から橋を渡って記念写真を撮っています。",
+    "euc-kr": "서울의 새 다리가 오늘 개통되었습니다. 시민들은 아침부터 다리를 건넜습니다.",
+    "gb2312": "北京的新桥今天正式通车。市民们从早上开始就在桥上散步并拍照留念。",
+    "big5": "台北的新橋今天正式通車。市民們從早上開始就在橋上散步並拍照留念。",
+    "koi8-r": "Мост через реку открыт после ремонта. Движение восстановлено в обе стороны.",
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(TEXTS))
+def test_undeclared_legacy_encoding_is_detected(encoding: str) -> None:
+    text = TEXTS[encoding]
+    body = (
+        f'<rss version="2.0"><channel><title>{text[:6]}</title><item><title>{text[:12]}</title>'
+        f"<description>{text}</description></item></channel></rss>"
+    ).encode(encoding)
+
+    extracted = feed.parse(fetched(body, "application/xml"))
+
+    assert extracted.title == text[:6].strip()
+    (item,) = extracted.items
+    assert item.title == text[:12].strip()
+    assert item.summary == text
+
+
+def test_a_declared_charset_is_not_second_guessed(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = TEXTS["euc-kr"]
+    declared = f'<?xml version="1.0" encoding="euc-kr"?><rss version="2.0"><channel><title>{text}'
+    body = (declared + "</title></channel></rss>").encode("euc-kr")
+    calls: list[dict[str, str]] = []
+    real_parse = feedparser.parse
+
+    def spy(document: bytes, **kwargs: dict[str, str]) -> feedparser.FeedParserDict:
+        calls.append(kwargs["response_headers"])
+        return real_parse(document, **kwargs)
+
+    monkeypatch.setattr(feedparser, "parse", spy)
+
+    assert feed.parse(fetched(body, "application/xml")).title == text
+    assert feed.parse(fetched(body, "text/xml", charset="euc-kr")).title == text
+    assert [headers["content-type"] for headers in calls] == [
+        "application/xml",  # the declaration decides, as feedparser reads it
+        "text/xml; charset=euc-kr",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"status": "ok", "items": []}', "not a JSON Feed: no version, not https://jsonfeed"),
+        (b'{"version": "1.0", "items": []}', 'not a JSON Feed: version "1.0", not https://'),
+        (b'\xef\xbb\xbf  [{"id": 1}]', "not a JSON Feed: a JSON array, not an object"),
+        (b'{"status": "ok",', "invalid JSON: "),
+    ],
+)
+def test_json_that_is_no_json_feed_is_refused_as_such(body: bytes, message: str) -> None:
+    with pytest.raises(ExtractError) as raised:
+        feed.parse(fetched(body, "application/json"))
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+def test_json_feed_with_raw_control_characters_in_strings() -> None:
+    body = b'{"version": "https://jsonfeed.org/version/1", "items": [{"id": "1", "title": "A\tB"}]}'
+    (item,) = feed.parse(fetched(body, "application/feed+json")).items
+    assert item.title == "A\tB"

@@ -32,6 +32,7 @@ _SNIFF_BYTES = 4096
 # XML declaration naming an encoding, or the NUL bytes of UTF-16/32 without a BOM (XML 1.0 F.1).
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 _DECLARED_ENCODING = re.compile(rb"\s*<\?xml[^>]*?\sencoding\s*=", re.IGNORECASE)
+_TAG = re.compile(rb"<[^>]*>")
 # Worth no warning: a charset header the document contradicts, a feed served as text/html.
 _HARMLESS = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
@@ -109,8 +110,16 @@ def _detected_charset(body: bytes) -> str | None:
         pass
     import charset_normalizer  # only for the rare feed that needs it
 
-    best = charset_normalizer.from_bytes(body).best()
-    return best.encoding if best is not None else None
+    # The markup is ASCII and drowns the text's signal: a short EUC-JP feed reads as CP949
+    # with it and right without it. No trail byte of a double-byte encoding is "<" or ">".
+    best = charset_normalizer.from_bytes(_TAG.sub(b" ", body)).best()
+    if best is None:
+        return None
+    try:
+        body.decode(best.encoding)  # a guess from the text alone must fit the whole document
+    except UnicodeDecodeError:
+        return None
+    return best.encoding
 
 
 def _problem(parsed: feedparser.FeedParserDict) -> str | None:

@@ -14,7 +14,7 @@ from feedparser.urls import resolve_relative_uris
 
 from feedtool.errors import ExtractError
 from feedtool.model import Extracted, Fetched, RawItem
-from feedtool.normalize import html_to_text, parse_iso, sanitize_html
+from feedtool.normalize import canonical_link, html_to_text, parse_iso, sanitize_html
 from feedtool.urls import join
 
 _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
@@ -115,16 +115,18 @@ def fallback_title(
     link: str | None, summary: str | None, content: str | None, base: str
 ) -> str | None:
     """The title of a feed entry that has none: None when normalize can take one from its
-    text, else its link, else UNTITLED.
+    text, else its web link as published, else UNTITLED.
 
     An entry with a link or an id but no title and no text (a link blog, a bare podcast
     episode) is still an entry of the feed, and must not be dropped for want of a title.
     Mirrors normalize.item, which titles an item by its summary's text, else its content's.
+    Not a "tag:" or "urn:" link, which feedparser copies from a guid: that names nothing a
+    reader can open.
     """
     text = sanitize_html(summary, base) or sanitize_html(content, base)
     if html_to_text(text):
         return None
-    return link.strip() if link else UNTITLED
+    return (canonical_link(link, base) if link else None) or UNTITLED
 
 
 def nonblank(value: Any) -> str | None:

@@ -718,11 +718,7 @@ class _Detector:
             )
         link, anchor = self._item_link(unit, links, heading, recurring)
         title_el = anchor
-        if heading is not None and (
-            _inside(anchor, heading)
-            or _inside(heading, anchor)
-            or len(self.text(heading)) >= len(self.text(anchor))
-        ):
+        if heading is not None and self._titles(heading, anchor, links):
             title_el = heading
         title = self.text(title_el)
         if date and date_el is not None and _inside(date_el, title_el) and date_el is not title_el:
@@ -744,6 +740,24 @@ class _Detector:
                 1, sum(any(len(self.text(a.element)) >= 20 for a in links[u]) for u in links)
             ),
         )
+
+    def _titles(
+        self, heading: HtmlElement, anchor: HtmlElement, links: dict[str, list[_Anchor]]
+    ) -> bool:
+        """Whether the heading, rather than the item's link, holds the item's title.
+
+        It does when it holds the link or is inside it; a heading apart from the link (a card
+        whose link says "Read more") when its text is the longer. Not a heading that links
+        elsewhere, nor one after a link with text of its own: that heads a part of the notes
+        ("Bug fixes"), the title comes first.
+        """
+        if _inside(anchor, heading) or _inside(heading, anchor):
+            return True
+        if any(_inside(a.element, heading) for anchors in links.values() for a in anchors):
+            return False
+        if self.text(anchor) and _precedes(anchor, heading):
+            return False
+        return len(self.text(heading)) >= len(self.text(anchor))
 
     def _item_link(
         self,
@@ -951,6 +965,20 @@ class _Block:
         """The text nodes inside the unit's elements (not the text between flat siblings)."""
         for element in self.unit:
             yield from reader.strings(element)
+
+
+def _precedes(first: HtmlElement, second: HtmlElement) -> bool:
+    """Whether `first` starts before `second` in the document, neither inside the other."""
+    line = [second, *second.iterancestors()]
+    position = {e: i for i, e in enumerate(line)}
+    child = first
+    for parent in first.iterancestors():
+        if parent in position:
+            if position[parent] == 0:
+                return False  # first is inside second
+            return bool(parent.index(child) < parent.index(line[position[parent] - 1]))
+        child = parent
+    return False
 
 
 def _bare_host(host: str) -> str:

@@ -74,9 +74,11 @@ def _parser() -> argparse.ArgumentParser:
 
     command("daemon", "run forever, checking each source on its interval")
 
-    preview = command("preview", "fetch a page and print the items found")
-    preview.add_argument("url")
-    preview.add_argument("--type", choices=SOURCE_TYPES, default="auto")
+    preview = command("preview", "fetch a page or a configured source and print its items")
+    preview.add_argument(
+        "target", metavar="URL|SOURCE_ID", help="a page to try, or the id of a configured source"
+    )
+    preview.add_argument("--type", choices=SOURCE_TYPES, help="default: auto (html with --item)")
     preview.add_argument("--item", metavar="SEL", help="CSS selector matching each item")
     for field, what in (
         ("title", "its text is the title (default: the link's text)"),
@@ -87,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     ):
         preview.add_argument(f"--{field}", metavar="SEL", help=f"selector in the item: {what}")
     preview.add_argument("--date-format", metavar="FMT", help="strptime format of the dates")
+    preview.add_argument("--next", metavar="SEL", help='the next page\'s link, "sel@href"')
+    preview.add_argument(
+        "--max-pages", type=int, metavar="N", help="pages to read (default 1; 3 with --next)"
+    )
 
     serve = command("serve", "serve the published feeds over HTTP")
     serve.add_argument("--port", type=_port, default=8080)

@@ -31,11 +31,13 @@ Known = Callable[[Sequence[str]], set[str]]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PageRead:
-    """One page the walk read: its URL and its usable items (before the filters)."""
+    """One page the walk read: its URL, its usable items (before the filters), the next page
+    it names (None: the walk could go no further)."""
 
     url: str
     items: tuple[Item, ...]
     skipped: int
+    next_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,7 +106,7 @@ def harvest(
 
 def _read(url: str, extracted: Extracted, items: list[Item]) -> PageRead:
     skipped = extracted.skipped + len(extracted.items) - len(items)
-    return PageRead(url=url, items=tuple(items), skipped=skipped)
+    return PageRead(url=url, items=tuple(items), skipped=skipped, next_url=extracted.next_url)
 
 
 def stateless(

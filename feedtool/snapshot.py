@@ -5,30 +5,34 @@ beside the config. In `snapshots/<source id>/`, one snapshot is:
 
 - `<name>.body`: the page's bytes as fetched;
 - `<name>.json`: {"url" (after redirects), "content_type", "charset", "taken" (ISO 8601 time),
-  "items": [{"title", "link", "published" (ISO 8601; null when inferred), "summary"}],
+  "items": [{"key" (the item's identity), "title", "link", "published" (ISO 8601; null when
+  inferred), "summary"}] (what a run would publish: filters applied, every page read),
   "followed": [{"url" (as requested), "final_url" (after redirects), "content_type", "charset",
   "body" (a file name)}]};
-- `<name>.followed-<n>.body`: the bytes of each further document the extraction fetched (the
-  feed an "auto" source's page advertises), in the order of "followed".
+- `<name>.followed-<n>.body`: the bytes of each further document the harvest fetched (the
+  feed an "auto" source's page advertises, the next pages), in the order of "followed".
 
 `<name>` is the time taken, `YYYYMMDDTHHMMSSZ`, with `-2`, `-3`... for further snapshots taken
-in the same second. Snapshots from before "followed" existed have none.
+in the same second. Snapshots from before "followed" existed have none; from before "key",
+items are matched by link.
 
-`check` re-runs the current config's extraction on every snapshot, offline (a followed URL gets
-its saved document, any other URL fails), and shows what changed, so a config change can be
-tested before subscribers see it.
+`check` re-runs the current config's harvest (the one `run` uses: extraction, pagination,
+identity, include/exclude) on every snapshot, offline (a followed URL gets its saved document,
+any other URL fails), and shows what changed, so a config change can be tested before
+subscribers see it.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from feedtool import extract
+from feedtool import extract, harvest
 from feedtool.errors import FeedtoolError, FetchError
 from feedtool.fetch import HttpFetcher
 from feedtool.model import Config, Fetched, Item, NotModified, Source, Validators
@@ -52,7 +56,7 @@ def take(config: Config, source: Source, now: datetime) -> tuple[Path, int]:
             return document
 
         fetched = extract.fetch_document(fetcher.get, source.url)
-        _, items = extract.normalized_items(source, fetched, now=now, fetch=recording)
+        items = harvest.stateless(source, fetched, now=now, fetch=recording).items
     target = folder(config, source)
     target.mkdir(parents=True, exist_ok=True)
     name = _claim(target, now)
@@ -104,6 +108,7 @@ def _order(meta_path: Path) -> tuple[str, int]:
 
 def _record(item: Item) -> dict[str, str | None]:
     return {
+        "key": item.key,
         "title": item.title,
         "link": item.link,
         "published": None if item.date_inferred else item.published.isoformat(),
@@ -137,12 +142,13 @@ def check(config: Config, source: Source) -> list[CheckResult]:
             results.append(CheckResult(snapshot=meta_path, count=0, changes=(), error=error))
             continue
         try:
-            _, found = extract.normalized_items(source, fetched, now=now, fetch=_offline(followed))
+            found = harvest.stateless(source, fetched, now=now, fetch=_offline(followed))
         except FeedtoolError as e:
             results.append(CheckResult(snapshot=meta_path, count=0, changes=(), error=str(e)))
             continue
-        items = [_record(item) for item in found]
-        changes = tuple(compare(saved_items, items))
+        items = [_record(item) for item in found.items]
+        filtered = [_record(item) for item in found.filtered]
+        changes = tuple(compare(saved_items, items, filtered))
         results.append(CheckResult(snapshot=meta_path, count=len(items), changes=changes))
     return results
 
@@ -174,19 +180,36 @@ def _shown(value: str | None) -> str:
     return "(none)" if value is None else repr(value)
 
 
-def compare(before: list[dict[str, str | None]], after: list[dict[str, str | None]]) -> list[str]:
-    """Lines saying what differs, items matched by link (or title when they have none)."""
+def compare(
+    before: list[dict[str, str | None]],
+    after: list[dict[str, str | None]],
+    filtered: Sequence[dict[str, str | None]] = (),
+) -> list[str]:
+    """Lines saying what differs, items matched by identity as a run matches them.
+
+    An item now dropped by include/exclude is lost with a note saying so. Snapshots saved
+    before items had a "key" are matched by link (or title when there is none).
+    """
+    by_key = all(record.get("key") for record in before)
 
     def key(record: dict[str, str | None]) -> str | None:
-        return record["link"] or record["title"]
+        return record["key"] if by_key else record["link"] or record["title"]
+
+    def line(mark: str, record: dict[str, str | None]) -> str:
+        return f"{mark} {record['title']}  {record['link'] or ''}".rstrip()
 
     old = {key(r): r for r in before}
     new = {key(r): r for r in after}
-    lines = [f"- {r['title']}  {r['link'] or ''}".rstrip() for k, r in old.items() if k not in new]
-    lines += [f"+ {r['title']}  {r['link'] or ''}".rstrip() for k, r in new.items() if k not in old]
+    dropped = {key(r) for r in filtered}
+    lines = [
+        line("-", r) + ("  (filtered out by include/exclude)" if k in dropped else "")
+        for k, r in old.items()
+        if k not in new
+    ]
+    lines += [line("+", r) for k, r in new.items() if k not in old]
     for k in (k for k in old if k in new):  # in page order
-        for field in ("title", "published", "summary"):
+        for field in ("title", "link", "published", "summary"):
             if old[k][field] != new[k][field]:
                 was, now = _shown(old[k][field]), _shown(new[k][field])
-                lines.append(f"~ {k}: {field} {was} -> {now}")
+                lines.append(f"~ {old[k]['link'] or k}: {field} {was} -> {now}")
     return lines

@@ -416,7 +416,8 @@ def _link_selector(spec: str | None) -> Selector:
 # Pagination: where a pager's links live, and the words of its "next" and "previous" links.
 _PAGERS = (
     ".pagination, .pager, .paging, .pagenav, .page-nav, .nav-links, .navigation, nav,"
-    ' [role="navigation"], [class*="pagination"], [class*="pager"]'
+    ' [role="navigation"], [class*="pagination"], [class*="pager"], [class*="paging"],'
+    ' [class*="page-nav"], [class*="pagenav"], [class*="navigation"]'
 )
 _PAGER_LINKS = ", ".join(f"{pager.strip()} a[href]" for pager in _PAGERS.split(","))
 _CLASSED_NEXT = "a.next[href], .next > a[href], a.next-page[href], a.nextpostslink[href]"

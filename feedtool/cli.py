@@ -104,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--source", action="append", default=[], metavar="ID")
 
     command("status", "one line per source: health, last check, items")
+    heal = command("heal", "pin the selectors proposed for a source whose own stopped matching")
+    heal.add_argument("source", metavar="SOURCE")
     command("opml", "print an OPML list of all published feeds")
     command("demo", "the whole pipeline on a bundled sample site")
     return parser
@@ -211,6 +213,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _snapshot(args)
     if command == "check":
         return _check(args)
+    if command == "heal":
+        return _heal(args)
     if command == "demo":
         from feedtool.demo import demo
 
@@ -258,6 +262,17 @@ def _check(args: argparse.Namespace) -> int:
                 print(f"{source.id} {name}: ok, {result.count} items as saved")
             changed = changed or bool(result.error or result.changes)
     return EXIT_FAILED if changed else EXIT_OK
+
+
+def _heal(args: argparse.Namespace) -> int:
+    from feedtool.heal import heal
+    from feedtool.preview import select_block
+
+    cfg = _load(args, secrets=False)
+    [source] = _sources(cfg, [args.source])
+    selectors = heal(cfg.path, source)  # NothingToHeal: exit 1
+    print(f"{source.id}: pinned in {cfg.path}:\n{select_block(selectors)}")
+    return EXIT_OK
 
 
 def _progress() -> Progress:

@@ -22,6 +22,7 @@ from feedtool.extract.html import XPATH_PREFIX, Selector, SelectorError
 from feedtool.model import (
     DEFAULT_BODY_TEMPLATE,
     DEFAULT_TITLE_TEMPLATE,
+    HEAL_MODES,
     IDENTITY_RULES,
     SOURCE_TYPES,
     TEMPLATE_FIELDS,
@@ -305,9 +306,20 @@ def _source(t: _Table) -> Source:
         notify_updates=t.get("notify_updates", bool, False),
         broken_after=t.positive("broken_after", 3),
         keep_items=t.positive("keep_items", 1000),
+        heal=_heal(t, select),  # type: ignore[arg-type]
     )
     t.done()
     return source
+
+
+def _heal(t: _Table, select: Selectors | None) -> str:
+    """`heal = "auto"` (or "off", the default): only selectors can be healed."""
+    heal = t.get("heal", str, "off")
+    if heal not in HEAL_MODES:
+        raise _Problem(t.at("heal"), f"expected one of {', '.join(HEAL_MODES)}, got {heal!r}")
+    if heal == "auto" and select is None:
+        raise _Problem(t.at("heal"), "only [sources.select] selectors can be healed")
+    return heal
 
 
 def selectors(data: dict[str, Any]) -> Selectors:

@@ -14,6 +14,8 @@ from typing import Any, Literal, Protocol, get_args
 
 SourceType = Literal["html", "feed", "auto"]
 SOURCE_TYPES: tuple[str, ...] = get_args(SourceType)
+HealMode = Literal["off", "auto"]
+HEAL_MODES: tuple[str, ...] = get_args(HealMode)
 IDENTITY_RULES = ("link", "title", "title+date")  # Source.identity's words; else a selector
 TEMPLATE_FIELDS = ("title", "link", "source", "published", "summary")  # notify templates
 SUFFIXES = (".atom.xml", ".rss.xml", ".json")  # the files published for each source
@@ -70,6 +72,9 @@ class Source:
     notify_updates: bool = False
     broken_after: int = 3  # failed runs in a row before the source counts as broken
     keep_items: int = 1000  # items kept in state; older ones are pruned, their keys remembered
+    # "auto": when the selectors stop matching and detection finds the known items, use the
+    # detected selectors at once (see health.heal); "off": only propose them
+    heal: HealMode = "off"
 
 
 DEFAULT_TITLE_TEMPLATE = "{source}: {title}"

@@ -81,8 +81,16 @@ def plan_alert(
     error: str | None,
     now: datetime,
     targets: Sequence[NotifyTarget],
+    *,
+    details: str | None = None,
 ) -> list[Queued]:
-    """One outbox row per interested target for a health alert (broken, reminder, recovered)."""
+    """One outbox row per interested target for a health alert.
+
+    `error` is what the alert is about: the failure (broken, reminder), the field that
+    disappeared or came back (degraded, restored: "summary disappeared"), the switch of
+    selectors (healed). `details` go into the message body only, not its title: the
+    `[sources.select]` block a broken source could be healed with.
+    """
     if alert is None:
         return []
     name = title if title == source.id else f"{title} ({source.id})"
@@ -90,8 +98,13 @@ def plan_alert(
         Alert.BROKEN: f"{name} is broken: {error}",
         Alert.REMINDER: f"{name} is still broken: {error}",
         Alert.RECOVERED: f"{name} works again",
+        Alert.DEGRADED: f"{name} is degraded: {error}",
+        Alert.RESTORED: f"{name} is complete again: {error}",
+        Alert.HEALED: f"{name} healed itself: {error}",
     }
     payload = {"source": title, "message": messages[alert], "url": source.url}
+    if details:
+        payload["details"] = details
     return [
         Queued(target=target_key(t.url), kind=str(alert), subject=now.isoformat(), payload=payload)
         for t in targets
@@ -188,15 +201,18 @@ def messages(target: NotifyTarget, rows: list[Pending]) -> list[tuple[list[Pendi
     """(rows, title, body) per message: health alerts alone, items alone or as one digest."""
     alerts = [r for r in rows if r.kind not in ("item", "update")]
     items = [r for r in rows if r.kind in ("item", "update")]
-    result = [
-        ([r], f"feedtool: {r.payload['message']}", f"{r.payload['message']}\n{r.payload['url']}")
-        for r in alerts
-    ]
+    result = [([r], f"feedtool: {r.payload['message']}", _alert_body(r.payload)) for r in alerts]
     if items and (target.digest or len(items) > target.max_per_run):
         result.append((items, *_digest_message(items)))
     else:
         result += [([r], *_render(target, r.payload)) for r in items]
     return result
+
+
+def _alert_body(payload: dict[str, str]) -> str:
+    details = payload.get("details")
+    message = f"{payload['message']}\n\n{details}" if details else payload["message"]
+    return f"{message}\n{payload['url']}"
 
 
 def _render(target: NotifyTarget, payload: dict[str, str]) -> tuple[str, str]:

@@ -317,10 +317,46 @@ def _failed(
     after, alert = health.assess(
         source, before, outcome, now=now, remind_every=context.settings.remind_every
     )
-    alerts = notify.plan_alert(source, _title(source, state), alert, message, now, context.targets)
+    proposal = error.proposal if isinstance(error, _Healable) else None
+    alerts = notify.plan_alert(
+        source,
+        _title(source, state),
+        alert,
+        message,
+        now,
+        context.targets,
+        details=_proposal_details(source.id, proposal) if proposal else None,
+    )
     wait = error.retry_after if isinstance(error, FetchError) else None
-    context.store.record_failure(source, message, now, after, alerts, not_before=_hold(now, wait))
+    context.store.record_failure(
+        source,
+        message,
+        now,
+        after,
+        alerts,
+        not_before=_hold(now, wait),
+        # a page was read: what it proposes replaces an older proposal, or clears it
+        proposal=proposal if isinstance(error, EmptyPageError) else KEEP,
+    )
     return SourceResult(source_id=source.id, status=Status.FAILED, error=message)
+
+
+class _Healable(EmptyPageError):
+    """The selectors match nothing, but detection found the page's items (known ones among
+    them) with `proposal`: a redesign that `feedtool heal` (or `heal = "auto"`) can follow."""
+
+    def __init__(self, message: str, proposal: Selectors) -> None:
+        super().__init__(message)
+        self.proposal = proposal
+
+
+def _proposal_details(source_id: str, proposal: Selectors) -> str:
+    from feedtool.preview import select_block
+
+    return (
+        "The page's items, known ones among them, match these selectors;"
+        f" `feedtool heal {source_id}` pins them in the config:\n\n{select_block(proposal)}"
+    )
 
 
 def _hold(now: datetime, seconds: float | None) -> datetime | None:
@@ -374,11 +410,19 @@ class _SourceRun:
     def __init__(
         self, source: Source, context: Context, state: SourceState | None, now: datetime
     ) -> None:
+        self.configured = source  # as the config has it; `source` may use healed selectors
+        # detected selectors stand in for the configured ones while the config still has those
+        healed = state.healed if state else None
+        self.healed = healed if healed is not None and healed.old == source.select else None
+        if self.healed is not None:
+            source = replace(source, select=self.healed.new)
         self.source = source
         self.context = context
         self.store = context.store
         self.state = state
         self.now = now
+        # field health and healing: alerts beside the broken/recovered one, as (kind, detail)
+        self.alerts: list[tuple[health.Alert, str, str | None]] = []
         # a successful check ends a broken spell: the health it leaves and the alert it sends
         self.health, self.alert = health.assess(
             source,
@@ -404,10 +448,15 @@ class _SourceRun:
         if validators is not None and validators.digest == first.validators.digest:
             # the same bytes: as good as a 304, but keep the server's new validators, if any
             return self._not_modified(first.validators, fresh_for=first.fresh_for)
-        items, skipped, extracted = self._harvest(first)
+        try:
+            items, skipped, extracted = self._harvest(first)
+        except EmptyPageError as e:
+            first = self._heal(first, e)  # or raises
+            items, skipped, extracted = self._harvest(first)
         if self.source.fulltext:
             items = self._with_fulltext(items)
         feed_title = _title(self.source, self.state, extracted.title)
+        fields, warning = self._field_health(extracted)
         changes = self.store.apply(
             self.source,
             items,
@@ -415,11 +464,13 @@ class _SourceRun:
             validators=first.validators,
             title=extracted.title,
             site_url=extracted.site_url,
-            warning=extracted.warning,
+            warning=warning,
             health=self.health,
             notifications=lambda changes: self._plan(feed_title, changes),
             not_before=_hold(self.now, first.fresh_for),
             learned=self._learned(extracted),
+            fields=fields,
+            healed=self.healed,
         )
         if self._paginated is not None:
             self.store.record_pagination(self.source.id, self._paginated)
@@ -448,9 +499,89 @@ class _SourceRun:
             changes = replace(
                 changes, new=tuple(i for i in changes.new if i.key not in self._quiet)
             )
-        return notify.plan_alert(
-            self.source, feed_title, self.alert, None, self.now, targets
-        ) + notify.plan_items(self.source, feed_title, changes, targets)
+        alerts = notify.plan_alert(self.source, feed_title, self.alert, None, self.now, targets)
+        for kind, detail, details in self.alerts:
+            alerts += notify.plan_alert(
+                self.source, feed_title, kind, detail, self.now, targets, details=details
+            )
+        return alerts + notify.plan_items(self.source, feed_title, changes, targets)
+
+    def _heal(self, first: Fetched, error: EmptyPageError) -> Fetched:
+        """After the selectors matched nothing: the page as read with the selectors detection
+        finds on it, when `heal = "auto"`; else raise `error`, with that proposal if any.
+
+        Detection's listing must hold items the store knows (by identity, as the configured
+        selectors found them): the same news in a new layout, not some other list of links.
+        The switch is kept in state (`healed`), never written to the config by itself:
+        `feedtool heal` pins it.
+        """
+        proposal = self._propose(first)
+        if proposal is None:
+            raise error
+        if self.configured.heal != "auto":
+            raise _Healable(str(error), proposal) from error
+        old, configured = self.source.select, self.configured.select
+        if old is None or configured is None:  # _propose makes this unreachable
+            raise error
+        self.source = replace(self.source, select=proposal)
+        self.healed = health.Healed(old=configured, new=proposal)
+        message = health.healed_message(old, proposal)
+        logger.warning("%s: %s", self.source.id, message)
+        self.alerts.append(
+            (health.Alert.HEALED, message, _proposal_details(self.source.id, proposal))
+        )
+        # the digest of the selectors now in use: the next run, same page, is not modified
+        digest = _page_digest(first, _config_digest(self.source, self.context.settings))
+        return replace(first, validators=replace(first.validators, digest=digest))
+
+    def _propose(self, first: Fetched) -> Selectors | None:
+        """Selectors detection finds on a page the configured ones match nothing on, if its
+        items include known ones; None for a source without selectors or known items."""
+        from feedtool import extract
+        from feedtool.extract.html import Page
+
+        state = self.state
+        if self.source.select is None or state is None or state.last_items_at is None:
+            return None
+        try:
+            page = Page.parse(first.body, first.charset, first.content_type, first.url)
+            proposal = extract.detect_items(page).selectors
+            if proposal is None or proposal == self.source.select:
+                return None
+            _, items = extract.normalized_items(
+                replace(self.source, select=proposal),
+                first,
+                now=self.now,
+                fetch=self.context.fetcher.get,
+            )
+        except SourceError as e:
+            logger.info("%s: no selectors to heal with: %s", self.source.id, e)
+            return None
+        if not self.store.known_keys(self.source.id, [item.key for item in items]):
+            return None
+        return proposal
+
+    def _field_health(self, extracted: Extracted) -> tuple[health.Fields, str | None]:
+        """Field health after this run, its alerts queued; and the source's warning: the
+        page's own, fields whose selector matched no item, fields that disappeared."""
+        before = self.state.fields if self.state else health.Fields()
+        if extracted.from_feed:
+            return health.Fields(), extracted.warning
+        raw = extracted.items
+        selectors = self.source.select or extracted.selectors
+        change = health.assess_fields(before, raw, health.watched(selectors))
+        warnings = health.field_warnings(self.source.select, raw)
+        for warning in warnings:
+            logger.warning("%s: %s", self.source.id, warning)
+        if change.lost:
+            was = ", ".join(f"{name} disappeared" for name in change.lost)
+            self.alerts.append((health.Alert.DEGRADED, was, None))
+        if change.back:
+            self.alerts.append(
+                (health.Alert.RESTORED, ", ".join(f"{n} is back" for n in change.back), None)
+            )
+        notes = [extracted.warning, *warnings, *health.degraded_notes(change.fields)]
+        return change.fields, "; ".join(n for n in notes if n) or None
 
     def _not_modified(
         self, validators: Validators | None = None, *, fresh_for: float | None

@@ -19,12 +19,13 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
 from feedtool.errors import StateError
+from feedtool.health import Fields, Healed
 from feedtool.model import (
     Changes,
     Health,
@@ -121,6 +122,14 @@ MIGRATIONS: tuple[str, ...] = (
     # The pagination config (harvest.pagination_key) the source last read all its pages with:
     # a changed one (`next` added, max_pages raised) reads them all once more.
     "ALTER TABLE sources ADD COLUMN paginated TEXT;",
+    # Field health and healing (see health.py), each JSON: the fill rate of each field and
+    # the fields that disappeared; selectors detection proposes for a source whose own stopped
+    # matching; the detected selectors an `heal = "auto"` source uses instead of its own.
+    """
+    ALTER TABLE sources ADD COLUMN fields TEXT;
+    ALTER TABLE sources ADD COLUMN proposal TEXT;
+    ALTER TABLE sources ADD COLUMN healed TEXT;
+    """,
 )
 
 # Tombstones kept per source, as a multiple of its keep_items (see Store._prune).
@@ -170,6 +179,11 @@ class SourceState:
     not_before: datetime | None = None  # no check before this, the server asked
     learned: Selectors | None = None  # what automatic detection found on an earlier run
     paginated: str | None = None  # the pagination config all pages were last read with
+    fields: Fields = field(
+        default_factory=Fields
+    )  # field fill rates of the last run with items, degraded fields
+    proposal: Selectors | None = None  # what detection found after the selectors broke
+    healed: Healed | None = None  # detected selectors used instead of the configured ones
 
 
 class Store:
@@ -334,11 +348,14 @@ class Store:
         queued: Sequence[Queued] = (),
         *,
         not_before: datetime | None = None,
+        proposal: Selectors | Keep | None = KEEP,
     ) -> None:
         """Count a failed run, with the health change and alerts it causes.
 
         `not_before`: the earliest next check the server asked for (a 429 or 503 with
-        Retry-After); None clears it.
+        Retry-After); None clears it. `proposal`: selectors that would heal the source, to
+        show until a run succeeds; None forgets them; KEEP (a failure that read no page) leaves
+        them.
         """
         with self.transaction():
             self._ensure_source(source)
@@ -349,6 +366,11 @@ class Store:
             )
             if health is not None:
                 self._set_health(source.id, health)
+            if not isinstance(proposal, Keep):
+                self.db.execute(
+                    "UPDATE sources SET proposal = ? WHERE id = ?",
+                    (_selectors_text(proposal), source.id),
+                )
             self._queue(source.id, queued, now)
 
     def _set_validators(self, source_id: str, validators: Validators) -> None:
@@ -364,9 +386,7 @@ class Store:
             self._set_learned(source_id, selectors)
 
     def _set_learned(self, source_id: str, selectors: Selectors | None) -> None:
-        text = (
-            None if selectors is None else json.dumps(dataclasses.asdict(selectors), sort_keys=True)
-        )
+        text = _selectors_text(selectors)
         self.db.execute("UPDATE sources SET learned = ? WHERE id = ?", (text, source_id))
 
     def mark_published(self, source_id: str) -> None:
@@ -408,6 +428,8 @@ class Store:
         notifications: Callable[[Changes], Sequence[Queued]] | None = None,
         not_before: datetime | None = None,
         learned: Selectors | Keep | None = KEEP,
+        fields: Fields | Keep = KEEP,
+        healed: Healed | Keep | None = KEEP,
     ) -> Changes:
         """Store one successful run of a source in one transaction.
 
@@ -421,6 +443,9 @@ class Store:
         `not_before`: the earliest next check the server asked for; None clears it.
         `learned`: the selectors automatic detection found, to remember; None forgets them (the
         source has selectors of its own now, or is a feed); KEEP, the default, leaves them.
+        `fields`: the source's field health after this run; `healed`: the detected selectors
+        it uses instead of its own, None when it uses its own (both KEEP: leave them). A
+        successful run forgets any proposal to heal the source.
         """
         with self.transaction():
             self._ensure_source(source)
@@ -476,6 +501,24 @@ class Store:
             self._set_validators(source.id, validators)
             if not isinstance(learned, Keep):
                 self._set_learned(source.id, learned)
+            if not isinstance(fields, Keep):
+                self.db.execute(
+                    "UPDATE sources SET fields = ? WHERE id = ?", (_fields_text(fields), source.id)
+                )
+            if not isinstance(healed, Keep):
+                text = (
+                    None
+                    if healed is None
+                    else json.dumps(
+                        {
+                            "old": dataclasses.asdict(healed.old),
+                            "new": dataclasses.asdict(healed.new),
+                        },
+                        sort_keys=True,
+                    )
+                )
+                self.db.execute("UPDATE sources SET healed = ? WHERE id = ?", (text, source.id))
+            self.db.execute("UPDATE sources SET proposal = NULL WHERE id = ?", (source.id,))
             if health is not None:
                 self._set_health(source.id, health)
             if notifications is not None:
@@ -682,7 +725,38 @@ def _source_state(row: sqlite3.Row) -> SourceState:
         not_before=_opt_value(row["not_before"]),
         learned=_selectors(row["learned"]),
         paginated=row["paginated"],
+        fields=_fields(row["fields"]),
+        proposal=_selectors(row["proposal"]),
+        healed=_healed(row["healed"]),
     )
+
+
+def _fields(text: str | None) -> Fields:
+    if not text:
+        return Fields()
+    data = json.loads(text)
+    return Fields(rates=data.get("rates", {}), degraded=frozenset(data.get("degraded", ())))
+
+
+def _fields_text(fields: Fields) -> str:
+    return json.dumps(
+        {"rates": dict(fields.rates), "degraded": sorted(fields.degraded)}, sort_keys=True
+    )
+
+
+def _selectors_text(selectors: Selectors | None) -> str | None:
+    if selectors is None:
+        return None
+    return json.dumps(dataclasses.asdict(selectors), sort_keys=True)
+
+
+def _healed(text: str | None) -> Healed | None:
+    """Healed selectors from their JSON; None if they no longer fit the model."""
+    if not text:
+        return None
+    data = json.loads(text)
+    old, new = _selectors(json.dumps(data.get("old"))), _selectors(json.dumps(data.get("new")))
+    return Healed(old=old, new=new) if old and new else None
 
 
 def _selectors(text: str | None) -> Selectors | None:

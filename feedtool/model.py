@@ -24,6 +24,7 @@ SUFFIXES = (".atom.xml", ".rss.xml", ".json")  # the files published for each so
 FEED_TYPES = frozenset(
     {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
 )
+UNTITLED = "(untitled)"  # the title of an entry that has neither title, text nor link
 MAX_HOLD = 86400  # seconds: the longest a server's Retry-After or max-age may defer a check
 
 

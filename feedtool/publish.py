@@ -2,6 +2,11 @@
 
 Output depends on the items only, never on the clock, so an unchanged source gives
 byte-identical files and clients see the same ETag.
+
+Times as published (see `_times`): items with a date but no time, which are midnight of their
+day in state, are spread over the day's first seconds in page order, so readers that sort by
+date keep the page's order; and no two entries of a feed share an `updated` (the W3C validator
+warns of DuplicateUpdated). Neither moves an item to another calendar day.
 """
 
 from __future__ import annotations
@@ -12,20 +17,20 @@ import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from feedgen.feed import FeedEntry, FeedGenerator
 
 from feedtool import PROJECT_URL, __version__
-from feedtool.model import SUFFIXES, StoredItem
+from feedtool.model import SUFFIXES, UNTITLED, StoredItem
 from feedtool.normalize import html_to_text, strip_forbidden
 
 # `updated` of a feed without entries: the data holds no time, and "now" would change the
 # bytes on every run. Any fixed value is valid Atom; the Unix epoch reads as "never".
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
-UNTITLED = "(untitled)"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
@@ -58,8 +63,11 @@ def render(feed: FeedInfo, items: Sequence[StoredItem], base_url: str) -> dict[s
     """
     base = base_url if base_url.endswith("/") else base_url + "/"
     urls = {suffix: f"{base}{feed.id}{suffix}" for suffix in SUFFIXES}
-    entries = [_entry(item, feed.id) for item in items]
-    updated = max((item.updated for item in items), default=EMPTY_FEED_UPDATED)
+    entries = [
+        _entry(item, feed.id, published, updated)
+        for item, (published, updated) in zip(items, _times(items), strict=True)
+    ]
+    updated = max((entry.updated for entry in entries), default=EMPTY_FEED_UPDATED)
     return {
         ".atom.xml": _generator(feed, entries, urls[".atom.xml"], updated).atom_str(pretty=True),
         ".rss.xml": _generator(feed, entries, urls[".rss.xml"], updated).rss_str(pretty=True),
@@ -117,7 +125,59 @@ def _xml_safe(text: str) -> str:
     return strip_forbidden(text)
 
 
-def _entry(item: StoredItem, feed_id: str) -> _Entry:
+def _times(items: Sequence[StoredItem]) -> list[tuple[datetime, datetime]]:
+    """(published, updated) of each item as published; `items` newest first, as stored.
+
+    A date without a time is midnight in state, so a day's items would all share one
+    instant and readers would order them as they like. Here the items of one such day get
+    midnight plus one second per item below them in the feed: the top one (the newest: first
+    on the page, or found by a later run) the latest. It depends on the stored order alone,
+    never on the clock, so a rerun writes the same bytes; a new item on top of its day takes
+    the next second and leaves the others' times alone. An item never updated has `updated`
+    equal to `published`, so it moves with it. Then any `updated` already taken by an entry
+    above moves to the nearest free second of the same day, earlier ones first.
+    """
+    days: dict[datetime, int] = {}  # items of each date-only day, then a countdown
+    for item in items:
+        if _date_only(item):
+            days[item.published] = days.get(item.published, 0) + 1
+    times: list[tuple[datetime, datetime]] = []
+    taken: set[datetime] = set()
+    for item in items:
+        published = item.published
+        if _date_only(item):
+            days[published] -= 1
+            published += timedelta(seconds=min(days[item.published], LAST_SECOND))
+        updated = published if item.updated == item.published else item.updated
+        updated = _free(updated, taken)
+        taken.add(updated)
+        times.append((published, updated))
+    return times
+
+
+LAST_SECOND = 86399  # of a day
+
+
+def _date_only(item: StoredItem) -> bool:
+    """A date read without a time: midnight UTC, as normalize stores a date alone."""
+    return not item.date_inferred and item.published.astimezone(UTC).time() == time(0)
+
+
+def _free(value: datetime, taken: set[datetime]) -> datetime:
+    """`value`, or the nearest second of its day not in `taken`: earlier ones first, so the
+    entry stays below the one it collided with."""
+    if value not in taken:
+        return value
+    midnight = value.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = int((value - midnight).total_seconds())
+    for offset in chain(range(-1, -since - 1, -1), range(1, LAST_SECOND - since + 1)):
+        candidate = value + timedelta(seconds=offset)
+        if candidate not in taken:
+            return candidate
+    return value  # 86400 entries in one day: nothing left to give
+
+
+def _entry(item: StoredItem, feed_id: str, published: datetime, updated: datetime) -> _Entry:
     """Clean an item's text and give it an id derived from its identity key.
 
     Not the link: sites change links (http to https, session ids) while feedtool's key stays
@@ -131,8 +191,8 @@ def _entry(item: StoredItem, feed_id: str) -> _Entry:
         link=_xml_safe(item.link) if item.link is not None else None,
         summary=_xml_safe(item.summary) if item.summary is not None else None,
         content=_xml_safe(item.content) if item.content is not None else None,
-        published=item.published,
-        updated=item.updated,
+        published=published,
+        updated=updated,
     )
 
 

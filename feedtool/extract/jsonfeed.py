@@ -13,7 +13,7 @@ from typing import Any
 from feedparser.urls import resolve_relative_uris
 
 from feedtool.errors import ExtractError
-from feedtool.model import Extracted, Fetched, RawItem
+from feedtool.model import UNTITLED, Extracted, Fetched, RawItem
 from feedtool.normalize import canonical_link, html_to_text, parse_iso, sanitize_html
 from feedtool.urls import join
 
@@ -29,8 +29,6 @@ _JSON_TYPES = {
     bool: "boolean",
     type(None): "null",
 }
-# The title of a feed entry with no title, no text and no link (publish.UNTITLED's words).
-UNTITLED = "(untitled)"
 
 
 def is_jsonfeed(body: bytes) -> bool:

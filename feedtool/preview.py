@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import cast
 from urllib.parse import urlsplit
 
-from feedtool import config, extract, harvest
+from feedtool import config, extract, harvest, health
 from feedtool.errors import ConfigError, EmptyPageError, SourceError, UsageError
 from feedtool.extract.html import Selector, SelectorError
 from feedtool.fetch import HttpFetcher
@@ -48,6 +48,8 @@ def preview(args: argparse.Namespace) -> int:
         + (f", {len(result.filtered)} filtered out by include/exclude" if result.filtered else "")
         + (f", {undated} without a readable date (~)" if undated else "")
     )
+    for warning in health.field_warnings(source.select, result.first.items):
+        print(f"warning: {warning}")
     if source.paginate.max_pages > 1:
         print(pages(result, source.paginate.max_pages))
     if settings is None:  # a URL: the whole source to paste

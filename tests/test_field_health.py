@@ -133,3 +133,14 @@ def test_a_field_rarely_filled_or_deliberately_removed_is_not_lost() -> None:
     assert assess_fields(rare, items, set()).lost == ()  # date no longer has a selector
     assert assess_fields(rare, items[:2], {"date"}).lost == ()  # too few items to tell
     assert assess_fields(rare, items, {"date"}).lost == ("date",)
+
+
+def test_preview_warns_of_a_selector_that_matched_no_item(
+    site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = site.page("/news/", listing(news_items(3)))
+
+    code = main(["preview", url, "--item", ".news-item", "--summary", "p.teaser-text"])
+
+    assert code == 0
+    assert 'warning: selector summary = "p.teaser-text" matched no item' in capsys.readouterr().out

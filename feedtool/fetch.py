@@ -765,6 +765,8 @@ class _TrackedConnection(urllib3.connection.HTTPConnection):
             # The proxy the admin chose (it may well be on loopback); it resolves the target
             # and must enforce the policy itself. check_url refused the target's IP literals.
             return super()._new_conn()
+        # Failures are wrapped as urllib3's own _new_conn wraps them, so requests reports them
+        # as before; a refusal (FetchError) passes through.
         try:
             return _connect_checked(
                 self._dns_host.strip("[]"),
@@ -774,9 +776,10 @@ class _TrackedConnection(urllib3.connection.HTTPConnection):
                 self.source_address,
                 self.socket_options,
             )
-        # What urllib3's own _new_conn raises, so requests reports these failures as before.
         except socket.gaierror as e:
             raise NameResolutionError(self.host, self, e) from e
+        except UnicodeError as e:  # a label over 63 characters: no name, no retry
+            raise FetchError(f"invalid host name {self.host!r}") from e
         except TimeoutError as e:
             message = f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
             raise ConnectTimeoutError(self, message) from e

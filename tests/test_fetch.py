@@ -197,6 +197,13 @@ def test_a_redirect_to_a_non_http_or_broken_url_names_the_target(
         assert fetched(f.get(site.page("/news/", "<html>ok</html>"))).body == b"<html>ok</html>"
 
 
+def test_a_host_name_with_an_overlong_label_is_an_invalid_url_not_a_crash() -> None:
+    host = "a" * 64 + ".test"
+    with fetcher(retries=2) as f, pytest.raises(FetchError) as error:
+        f.get(f"http://{host}/")
+    assert str(error.value) == f"invalid host name {host!r}"
+
+
 # --- conditional GET ---------------------------------------------------------------------------
 
 

@@ -397,3 +397,96 @@ def test_lists_under_date_headings() -> None:
     )
     detection = detect(_tree(f"<div>{html}</div>"), "https://example.ru/lenta/")
     assert len(detection.items) == sum(days.values())
+
+
+def _dated_rows(dates: list[str], lang: str = "", extra: str = "") -> HtmlElement:
+    rows = "".join(
+        f'<li><span class="when">{date}</span> <a href="/press/release-{i}/">Press release number'
+        f" {i} with a longer title</a></li>"
+        for i, date in enumerate(dates)
+    )
+    return _tree(f'<html{lang}><body><ul class="list">{rows}</ul>{extra}</body></html>')
+
+
+@pytest.mark.parametrize(
+    ("dates", "lang", "extra", "expected"),
+    [
+        # a first field over 12 in any item: day first, whatever the language says
+        (["05.12.15", "13.11.15", "02.11.15"], ' lang="en-US"', "", ["2015-12-05", "2015-11-13"]),
+        # a second field over 12: month first
+        (["05.12.15", "05.19.15", "04.02.15"], "", "", ["2015-05-12", "2015-05-19"]),
+        # the items fit both orders: a date standing alone elsewhere on the page decides
+        (["05.12.15", "05.11.15", "04.02.15"], "", "<p><b>12.19.14</b></p>", ["2015-05-12"]),
+        # both orders fit everywhere: the page's language (en-US writes the month first)
+        (["05.12.15", "05.11.15", "04.02.15"], ' lang="en-US"', "", ["2015-05-12"]),
+        (["05.12.15", "05.11.15", "04.02.15"], ' lang="en-GB"', "", ["2015-12-05"]),
+        (["05.12.15", "05.11.15", "04.02.15"], "", "", ["2015-12-05"]),
+        # one order puts a date in the future (the clock is 27 November 2026)
+        (["12.05.26", "11.04.26", "10.03.26"], ' lang="en-US"', "", ["2026-05-12"]),
+        (
+            ["01/02/2024 14:30", "03/01/2024 09:05", "04/02/2024 10:00"],
+            "",
+            "",
+            ["2024-02-01T14:30"],
+        ),
+    ],
+)
+def test_numeric_dates_are_read_in_the_one_order_the_page_allows(
+    dates: list[str], lang: str, extra: str, expected: list[str]
+) -> None:
+    detection = detect(_dated_rows(dates, lang, extra), "https://example.org/press/", CLOCK)
+
+    assert [item.date for item in detection.items][: len(expected)] == expected
+    assert detection.selectors is not None
+    date_format = detection.selectors.date_format
+    assert date_format is not None
+    assert [
+        parse_date(date, CLOCK, date_format) == parse_date(item.date, CLOCK)
+        for date, item in zip(dates, detection.items, strict=True)
+    ] == [True] * len(dates)
+
+
+@pytest.mark.parametrize(
+    ("name", "date_format"),
+    [("us-press-month-first", "%m.%d.%y"), ("typo3-zebra-news", "%d.%m.%Y")],
+)
+def test_suggested_date_format_pins_the_order(name: str, date_format: str) -> None:
+    _, _, detection = _detect(name)
+    assert detection.selectors is not None
+    assert detection.selectors.date_format == date_format
+
+
+def test_a_version_number_is_no_date() -> None:
+    rows = "".join(
+        f'<div class="post"><h2><a href="/blog/post-{i}/">Post number {i} about the upgrade'
+        "</a></h2><p>Squid 4.0.23 through 4.7 is affected</p>"
+        f"<p class='posted'>Posted on 0{i + 1}.03.2024</p></div>"
+        for i in range(4)
+    )
+    detection = detect(_tree(f"<main>{rows}</main>"), "https://example.org/blog/", CLOCK)
+    assert [item.date for item in detection.items] == [f"2024-03-0{i + 1}" for i in range(4)]
+
+
+RELEASE = """<div class="release"><div class="side"><a href="/o/p/commit/{sha}">{sha}</a></div>
+<div class="head"><a href="/o/p/releases/tag/v1.{i}">Version 1.{i}: the {month} release</a></div>
+<relative-time datetime="2024-0{m}-01T00:00:00Z">1 {month}</relative-time>
+<div class="notes"><h3><a href="/o/p/milestone/{i}">Milestone {i}: everything it fixed</a></h3>
+<p>This release fixes the crash on start-up that several people reported in
+<a href="/o/p/issues/{i}00">issue {i}00</a>, and makes the parser twice as fast on big
+files.</p></div>
+<a href="/o/p/archive/v1.{i}.tar.gz">Source code (tar.gz)</a></div>"""
+
+
+def test_the_item_link_is_the_one_its_siblings_share() -> None:
+    """Not the download, the commit, the issue the notes mention, nor the link of the notes'
+    heading although every release has one (it comes after the release's own link): the link
+    whose shape every release has, under the listing's path."""
+    html = "".join(
+        RELEASE.format(i=i, sha=f"ab{i}cd{i}", m=i + 1, month=["Jan", "Feb", "Mar", "Apr"][i])
+        for i in range(4)
+    )
+    detection = detect(_tree(f"<main>{html}</main>"), "https://example.org/o/p/releases", CLOCK)
+    assert [(item.title, item.link) for item in detection.items] == [
+        (f"Version 1.{i}: the {month} release", f"https://example.org/o/p/releases/tag/v1.{i}")
+        for i, month in enumerate(["Jan", "Feb", "Mar", "Apr"])
+    ]

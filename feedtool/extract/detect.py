@@ -139,7 +139,7 @@ _UNSTABLE_CLASS = re.compile(
     r"\d|--|^(?:odd|even|first|last|active|current|selected|sticky|featured|new|clearfix|hentry)$"
     r"|^(?:is|has|js|category|tag|format|status|type)-|[-_](?:odd|even|first|last|alt)$"
 )
-_SIMPLE_NAME = re.compile(r"[a-z][a-z0-9]*")
+_SIMPLE_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")  # custom elements: relative-time
 _PAGE_QUERY = re.compile(r"pagen_\d+|page|paged|p|pg|start|offset|from", re.IGNORECASE)
 _PAGE_PATH = re.compile(r"/(?:page|p)/?\d+/?$", re.IGNORECASE)
 _SLUGGY = re.compile(r"[-_.\d]")
@@ -210,6 +210,7 @@ class _TextReader:
         return " ".join(" ".join(self.plain(element)).split())
 
 
+_TIMES = etree.XPath("descendant-or-self::*[self::time or @datetime]")
 _TEXT = _TextReader.make("parent::script or parent::style")
 _NESTED_TEXT = _TextReader.make(
     " or ".join(f"ancestor::{name}" for name in ("script", "style", "template", "rt", "rp"))
@@ -768,11 +769,12 @@ class _Detector:
     ) -> tuple[_Link, HtmlElement]:
         """The link to the item's own page, and its anchor with the most text.
 
-        The heading's link, when it has the shape its siblings' links share (a heading inside
-        the notes may link elsewhere); else of the links with that shape the most article-like
-        (under the listing's path: a release's tag page, not its commit or tree), then the
-        one with the most text. Links in running text (a paragraph that mentions them) are
-        what the item talks about, not the item, while the block has any other link.
+        The heading's link, when it has the shape its siblings' links share and the heading
+        heads the item, not a part of its notes (see `_below`); else of the links with that
+        shape the most article-like (under the listing's path: a release's tag page, not its
+        commit or tree), then the one with the most text. Links in running text (a paragraph
+        that mentions them) are what the item talks about, not the item, while the block has
+        any other link.
         """
         plain = {
             url: anchors
@@ -792,7 +794,9 @@ class _Detector:
                 ),
                 None,
             )
-            if titled is not None and (not shared or titled.link.url in shared):
+            if titled is not None and (
+                not shared or (titled.link.url in shared and not self._below(heading, shared))
+            ):
                 return titled.link, titled.element
         pool = shared or plain
         chosen = max(
@@ -804,6 +808,19 @@ class _Detector:
         )
         anchor = max(links[chosen], key=lambda a: len(self.text(a.element)))
         return anchor.link, anchor.element
+
+    def _below(self, heading: HtmlElement, shared: dict[str, list[_Anchor]]) -> bool:
+        """Whether a shared-shape link with text comes before the heading, other than in it.
+
+        The item's title comes first; a heading after such a link heads a part of the notes
+        ("[1.2.0](compare/v1.1...v1.2)" in generated changelogs), even in every block.
+        """
+        return any(
+            self.text(a.element) and _precedes(a.element, heading)
+            for anchors in shared.values()
+            for a in anchors
+            if not _inside(a.element, heading)
+        )
 
     def _in_prose(self, anchor: HtmlElement, unit: tuple[HtmlElement, ...]) -> bool:
         """Whether the link sits in running text: the nearest non-inline element around it,
@@ -825,7 +842,7 @@ class _Detector:
 
         Dates outside links and headings win over dates inside them (a title may mention one).
         """
-        for time in block.all("time"):
+        for time in block.times():
             value = time.get("datetime")
             if value is not None and value.strip():
                 return value.strip(), time, True
@@ -960,6 +977,11 @@ class _Block:
             return self.all(*tags or (etree.Element,))
         elements: Iterator[HtmlElement] = self.unit[0].iterdescendants(*tags or (etree.Element,))
         return elements
+
+    def times(self) -> Iterator[HtmlElement]:
+        """<time> elements and any other with a datetime attribute (GitHub's <relative-time>,
+        <local-time>, <ins>), in page order."""
+        return chain.from_iterable(_TIMES(element) for element in self.unit)
 
     def strings(self, reader: _TextReader) -> Iterator[_String]:
         """The text nodes inside the unit's elements (not the text between flat siblings)."""

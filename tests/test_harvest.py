@@ -179,6 +179,11 @@ def listing_with(pager: str, head: str = "") -> str:
         ('<div class="pager"><a href="/n/?p=9">»</a><a href="/n/?p=3">›</a></div>', "/n/?p=3"),
         ('<div class="modern-page-navigation"><a href="/n/?p=3">Следующая</a></div>', "/n/?p=3"),
         ('<nav><a href="/n/?p=3">ДАЛЕЕ</a></nav>', "/n/?p=3"),
+        ('<nav><a class="preview-card" href="/n/?p=3">Next</a></nav>', "/n/?p=3"),
+        (
+            '<nav><a class="pagination__prev" href="/n/?p=1">›</a><a href="/n/?p=3">›</a></nav>',
+            "/n/?p=3",
+        ),
         ('<nav><a href="/n/?p=3" aria-label="Next page"><svg></svg></a></nav>', "/n/?p=3"),
         ('<a href="/news/?PAGEN_1=2">2</a><a href="/news/?PAGEN_1=3">3</a>', "/news/?PAGEN_1=3"),
     ],

@@ -427,7 +427,7 @@ _NEXT_WORDS = re.compile(
     r"\s*[›»>→]*"
 )
 _NEXT_ARROWS = {"›": 1, ">": 1, "→": 1, "»": 2, ">>": 2}
-_PREVIOUS = re.compile(r"prev|previous|newer|назад|предыдущ|[«‹←]")
+_PREVIOUS = re.compile(r"(?<![a-z])prev(?!iew)|newer|назад|предыдущ|[«‹←]")  # not "preview"
 
 
 def _next_rank(anchor: lxml.html.HtmlElement) -> int | None:

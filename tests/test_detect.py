@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 from urllib.parse import urljoin
 
 import pytest
@@ -31,7 +32,7 @@ def _tree(html: str) -> HtmlElement:
     return parse_html(html)
 
 
-def _detect(name: str) -> tuple[HtmlElement, dict, Detection]:
+def _detect(name: str) -> tuple[HtmlElement, dict[str, Any], Detection]:
     page, spec = load_layout(name)
     return page.root, spec, detect(page.root, spec["base_url"])
 
@@ -310,9 +311,11 @@ def test_date_formats(date: str) -> None:
         for i in range(5)
     )
     detection = detect(_tree(f"<ul>{rows}</ul>"), "https://example.org/news/", CLOCK)
+    parsed = parse_date(date, CLOCK)
+    assert parsed is not None
     numeric = re.fullmatch(r"[\d./ :]+", date)  # read in the page's order, given as ISO
     assert [item.date for item in detection.items] == [
-        parse_date(date, CLOCK).isoformat()[: 16 if ":" in date else 10] if numeric else date
+        parsed.isoformat()[: 16 if ":" in date else 10] if numeric else date
     ] * 5
 
 

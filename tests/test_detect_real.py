@@ -9,12 +9,18 @@ on pages nobody here has seen, so no rule in the detector names one of these pag
 
 from __future__ import annotations
 
+import http.server
 import json
+import re
+import threading
 from pathlib import Path
 from statistics import fmean
+from typing import ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 
+from feedtool.cli import main
 from feedtool.extract.detect import detect
 from tests.layouts import (
     CLOCK,
@@ -22,6 +28,7 @@ from tests.layouts import (
     Score,
     collapse,
     expected_selectors,
+    link_key,
     load_real_listing,
     real_listing_folders,
     score_real_listing,
@@ -97,3 +104,76 @@ def test_expected_selectors_read_every_date_right(folder: Path) -> None:
 
     assert checked == sum(1 for item in spec["items"] if item["date"])
     assert not wrong
+
+
+# Pages served over plain HTTP: a proxy on loopback can answer for their host (an https page
+# would need the proxy to tunnel CONNECT to a server holding the site's certificate).
+PROXIED = ["us-senate-paul-flat", "us-house-walz-drupal", "binarymarket-ru-wordpress"]
+
+
+class _Proxy(http.server.BaseHTTPRequestHandler):
+    """An HTTP proxy answering for the saved pages' original URLs, 404 for anything else.
+
+    A client talking to a proxy sends the whole URL as the request target, host included.
+    """
+
+    pages: ClassVar[dict[str, tuple[bytes, str]]] = {}
+    asked: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.asked.append(self.path)
+        body, content_type = self.pages.get(self.path, (b"not here", "text/plain"))
+        self.send_response(200 if self.path in self.pages else 404)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_preview_through_a_loopback_proxy_gives_links_on_the_original_host(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`feedtool preview URL` fetches each page as from its own site (the proxy serves it under
+    its original URL), so relative links resolve as on the real site."""
+    specs = {}
+    for name in PROXIED:
+        spec = json.loads((REAL_LISTINGS / name / "expected.json").read_text(encoding="utf-8"))
+        content_type = spec.get("content_type") or "text/html"
+        _Proxy.pages[spec["url"]] = (
+            (REAL_LISTINGS / name / "page.html").read_bytes(),
+            content_type,
+        )
+        specs[name] = spec
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    for variable in (
+        "NO_PROXY",
+        "no_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    proxy = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("http_proxy", proxy)
+    try:
+        for name, spec in specs.items():
+            assert main(["preview", spec["url"]]) == 0, name
+            output = capsys.readouterr().out
+            links = re.findall(r"\s(https?://\S+)$", output, re.MULTILINE)
+            host = urlsplit(spec["url"]).netloc
+
+            assert {link_key(link, spec["url"]) for link in links} >= {
+                link_key(item["link"], spec["url"]) for item in spec["items"]
+            }, name
+            assert all(urlsplit(link).netloc == host for link in links), name
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert set(_Proxy.asked) >= {spec["url"] for spec in specs.values()}

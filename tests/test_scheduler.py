@@ -11,8 +11,8 @@ from time import monotonic, sleep
 import pytest
 import schedule
 
-from feedtool.model import Health, Source, Validators
 from feedtool.daemon import Daemon
+from feedtool.model import Health, Source, Validators
 from feedtool.scheduler import JITTER, MAX_BACKOFF, due_at, is_due, jitter
 from feedtool.store import SourceState
 from tests.conftest import html_source, write_config

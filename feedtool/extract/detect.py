@@ -86,30 +86,8 @@ _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # Elements that sit inside a line of text: the first element around a link that is none of
 # these is the line, paragraph or cell the link is part of.
 _INLINE = frozenset(
-    {
-        "a",
-        "abbr",
-        "b",
-        "bdi",
-        "cite",
-        "code",
-        "em",
-        "font",
-        "i",
-        "img",
-        "kbd",
-        "mark",
-        "q",
-        "s",
-        "small",
-        "span",
-        "strong",
-        "sub",
-        "sup",
-        "time",
-        "u",
-        "var",
-    }
+    {"a", "abbr", "b", "bdi", "cite", "code", "em", "font", "i", "img", "kbd", "mark", "q", "s"}
+    | {"small", "span", "strong", "sub", "sup", "time", "u", "var"}
 )
 _ROOTS = frozenset({"html", "body"})
 _OFF_TAGS = frozenset({"nav", "header", "footer", "aside"})
@@ -131,10 +109,10 @@ _SUMMARY_HINT = re.compile(
     re.IGNORECASE,
 )
 # Classes that differ between blocks of one list (ids, zebra stripes, states, BEM modifiers,
-# WordPress taxonomy) and so say nothing about the block's kind.
-# Zebra and position classes also come suffixed to the list's own name (Drupal views write
-# "views-row views-row-1 views-row-odd views-row-first"): rows alternating -odd/-even, and the
-# -first/-last ones, are still one list.
+# WordPress taxonomy) and so say nothing about the block's kind. Zebra and position classes
+# also come suffixed to the list's own name (Drupal views write "views-row views-row-1
+# views-row-odd views-row-first"): rows alternating -odd/-even, and the -first/-last ones, are
+# still one list.
 _UNSTABLE_CLASS = re.compile(
     r"\d|--|^(?:odd|even|first|last|active|current|selected|sticky|featured|new|clearfix|hentry)$"
     r"|^(?:is|has|js|category|tag|format|status|type)-|[-_](?:odd|even|first|last|alt)$"
@@ -272,6 +250,8 @@ def _shape(host: str, segments: list[str], query: list[tuple[str, str]]) -> str:
 
 
 class _Anchor(NamedTuple):
+    """An <a> of a block and the article link it leads to."""
+
     element: HtmlElement
     link: _Link
 
@@ -290,6 +270,7 @@ class _Found:
     date_attr: bool  # the date is the datetime attribute of <time>
     quality: float  # how article-like the link is, 0..1
     taxonomy: bool  # the link is a tag's, label's or category's page
+    titled: int  # distinct article links in the block with a title-like text, at least 1
 
     @property
     def bare_taxonomy(self) -> bool:
@@ -299,8 +280,6 @@ class _Found:
         a date or a teaser) must beat them however long they are.
         """
         return self.taxonomy and self.date is None and self.summary is None
-
-    titled: int  # distinct article links in the block with a title-like text, at least 1
 
 
 @dataclass(slots=True)
@@ -369,11 +348,16 @@ class _Detector:
         _, candidate, found = best
         numeric = {f.date: n for f in found if f.date and (n := _NumericDate.read(f.date))}
         day_first = self._numeric_order(list(numeric.values()), now) if numeric else True
+
+        def date(text: str | None) -> str | None:
+            """Numeric dates as ISO text in the page's order; others as the page writes them."""
+            return (numeric[text].iso(day_first) or text) if text in numeric else text
+
         items = tuple(
             RawItem(
                 title=f.title,
                 link=f.link,
-                date=numeric[f.date].iso(day_first) or f.date if f.date in numeric else f.date,
+                date=date(f.date),
                 summary=(inner_html(f.summary).strip() or None) if f.summary is not None else None,
             )
             for f in found
@@ -1057,12 +1041,14 @@ class _NumericDate:
         return moment is not None and moment <= now + timedelta(days=1)
 
     def iso(self, day_first: bool) -> str | None:
+        """2015-05-12, or 2015-05-12T14:30 with the time the page gives; None if no date."""
         moment = self.moment(day_first)
         if moment is None:
             return None
         if self.match.group(7) is None:
             return moment.date().isoformat()
-        return moment.isoformat(timespec="seconds" if self.match.group(9) else "minutes")[:-6]
+        timespec = "seconds" if self.match.group(9) else "minutes"
+        return moment.replace(tzinfo=None).isoformat(timespec=timespec)  # local time, as written
 
     def format(self, day_first: bool) -> str:
         """The strptime format of the text: %d.%m.%y, %m/%d/%Y %H:%M ..."""

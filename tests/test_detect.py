@@ -493,3 +493,18 @@ def test_the_item_link_is_the_one_its_siblings_share() -> None:
         (f"Version 1.{i}: the {month} release", f"https://example.org/o/p/releases/tag/v1.{i}")
         for i, month in enumerate(["Jan", "Feb", "Mar", "Apr"])
     ]
+
+
+def test_a_title_leading_its_cell_is_no_mention_in_prose() -> None:
+    """A link with words before it in a long paragraph is a mention; one that starts the
+    cell, its description after it, is the item's title (not the PDF beside it)."""
+    rows = "".join(
+        f'<tr><td>0{i + 1}.03.2024</td><td><a href="/press/statement-{i}/">Statement {i}</a><br>'
+        "A longer description of the statement follows the title here, as some tables do, "
+        f'over a sentence or two.</td><td><a href="/files/statement-{i}.pdf">PDF</a></td></tr>'
+        for i in range(4)
+    )
+    detection = detect(_tree(f"<table>{rows}</table>"), "https://example.org/press/", CLOCK)
+    assert [item.link for item in detection.items] == [
+        f"https://example.org/press/statement-{i}/" for i in range(4)
+    ]

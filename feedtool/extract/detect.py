@@ -808,7 +808,8 @@ class _Detector:
 
     def _in_prose(self, anchor: HtmlElement, unit: tuple[HtmlElement, ...]) -> bool:
         """Whether the link sits in running text: the nearest non-inline element around it,
-        inside the block, holds three times its text and a sentence or more."""
+        inside the block, holds three times its text and a sentence or more, and words come
+        before it (a title that leads a cell's description is no mention)."""
         holder: HtmlElement | None = None
         for element in chain((anchor,), anchor.iterancestors()):
             if any(element is e for e in unit):
@@ -818,8 +819,8 @@ class _Detector:
                 break
         if holder is None:
             return False
-        text = len(self.text(holder))
-        return text >= 80 and text >= 3 * len(self.text(anchor))
+        text, own = self.text(holder), self.text(anchor)
+        return len(text) >= max(80, 3 * len(own)) and not text.startswith(own)
 
     def _date(self, block: _Block) -> tuple[str | None, HtmlElement | None, bool]:
         """The block's date: <time> first, else the first short text that reads as a date.

@@ -98,20 +98,27 @@ def fill_rates(items: Sequence[RawItem]) -> dict[str, float]:
     return {f: sum(_filled(getattr(i, f)) for i in items) / len(items) for f in FIELDS}
 
 
-def field_warnings(selectors: Selectors | None, items: Sequence[RawItem]) -> list[str]:
+def field_warnings(
+    selectors: Selectors | None, items: Sequence[RawItem], unmatched: Collection[str] = ()
+) -> list[str]:
     """One warning per field selector that filled no item of `items` (the raw items of one
     page, as `Page.extract` gives them): 'selector summary = "p.teaser" matched no item'.
 
     For `run` (logged, and stored as the source's warning for `status`) and `preview`. None
-    without selectors or items: a page without items is a failure of its own.
+    without selectors or items: a page without items is a failure of its own. `unmatched`
+    names fields whose emptiness a fallback hides (Extracted.unmatched: the title).
     """
     if selectors is None or not items:
         return []
     return [
-        f"selector {name} = {json.dumps(spec, ensure_ascii=False)} matched no item"
-        for name in FIELDS
-        if (spec := getattr(selectors, name))
-        and not any(_filled(getattr(item, name)) for item in items)
+        f"selector {name} = {json.dumps(getattr(selectors, name), ensure_ascii=False)}"
+        " matched no item"
+        for name in ("title", *FIELDS)
+        if getattr(selectors, name)
+        and (
+            name in unmatched
+            or (name in FIELDS and not any(_filled(getattr(item, name)) for item in items))
+        )
     ]
 
 

@@ -203,6 +203,9 @@ class Extracted:
     selectors: Selectors | None = None  # what automatic detection found, for the user to pin
     base_url: str | None = None  # what relative URLs resolve against (<base href>), if not the URL
     from_feed: bool = False  # items of an RSS/Atom/JSON feed: they need no link
+    # fields whose selector matched in no item, where a fallback hides it (a title falls back
+    # to the link's text): a typo must still be reported
+    unmatched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

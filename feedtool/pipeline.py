@@ -570,7 +570,7 @@ class _SourceRun:
         raw = extracted.items
         selectors = self.source.select or extracted.selectors
         change = health.assess_fields(before, raw, health.watched(selectors))
-        warnings = health.field_warnings(self.source.select, raw)
+        warnings = health.field_warnings(self.source.select, raw, extracted.unmatched)
         for warning in warnings:
             logger.warning("%s: %s", self.source.id, warning)
         if change.lost:

@@ -48,7 +48,8 @@ def preview(args: argparse.Namespace) -> int:
         + (f", {len(result.filtered)} filtered out by include/exclude" if result.filtered else "")
         + (f", {undated} without a readable date (~)" if undated else "")
     )
-    for warning in health.field_warnings(source.select, result.first.items):
+    said = result.first
+    for warning in health.field_warnings(source.select, said.items, said.unmatched):
         print(f"warning: {warning}")
     if source.paginate.max_pages > 1:
         print(pages(result, source.paginate.max_pages))

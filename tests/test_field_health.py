@@ -144,3 +144,18 @@ def test_preview_warns_of_a_selector_that_matched_no_item(
 
     assert code == 0
     assert 'warning: selector summary = "p.teaser-text" matched no item' in capsys.readouterr().out
+
+
+def test_a_title_selector_typo_is_reported_though_titles_fall_back_to_the_link(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.page("/news/", listing(news_items(5)))
+    source = html_source("news", site.url + "/news/").replace(
+        'title = ".news-title"', 'title = ".news-titel"'
+    )
+    assert run(write_config(tmp_path, source)) == 0
+    assert 'news: selector title = ".news-titel" matched no item' in capsys.readouterr().err
+    titles = [
+        e.title for e in parse_clean((tmp_path / "public" / "news.atom.xml").read_bytes()).entries
+    ]
+    assert titles[0] == "News item number 0"  # the link's text stood in

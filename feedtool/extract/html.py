@@ -300,13 +300,28 @@ class Page:
         """Items by the source's selectors; those without a title or link are skipped."""
         items: list[RawItem] = []
         skipped = 0
-        for element in Selector.compile(selectors.item).all(self.root):
+        elements = Selector.compile(selectors.item).all(self.root)
+        for element in elements:
             item = self._item(element, selectors, identity)
             if item.title and item.link:
                 items.append(item)
             else:
                 skipped += 1
-        return Extracted(items=tuple(items), title=self.title, skipped=skipped, base_url=self.base)
+        title = Selector.compile(selectors.title) if selectors.title else None
+        unmatched = (
+            ("title",)
+            if title is not None
+            and elements
+            and not any(title.first(e) is not None for e in elements)
+            else ()
+        )
+        return Extracted(
+            items=tuple(items),
+            title=self.title,
+            skipped=skipped,
+            base_url=self.base,
+            unmatched=unmatched,
+        )
 
     def _item(
         self, element: lxml.html.HtmlElement, selectors: Selectors, identity: str | None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from feedtool import __version__, config
 from feedtool.errors import ConfigError, FeedtoolError, UsageError
 from feedtool.model import SOURCE_TYPES, Config, Source, Status
+from feedtool.terminal import printable
 
 if TYPE_CHECKING:
     from feedtool.progress import Progress
@@ -146,9 +147,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(error: Exception, verbose: int, prefix: str = "") -> None:
+    """The one line an error is, with whatever a server put into it made printable."""
     if verbose:
         logger.error("details", exc_info=error)
-    print(f"feedtool: error: {prefix}{error}", file=sys.stderr)
+    print(printable(f"feedtool: error: {prefix}{error}"), file=sys.stderr)
+
+
+class _PrintableFormatter(logging.Formatter):
+    """Escapes control characters in each message: log lines carry text servers chose
+    (reason phrases, content types, hrefs), which must not drive the terminal. One record
+    stays one line; a traceback (-v) is added after, as written."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
@@ -165,12 +176,9 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ign
 
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(message)s",
-        handlers=[_StderrHandler()],
-        force=True,
-    )
+    handler = _StderrHandler()
+    handler.setFormatter(_PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     quiet = logging.WARNING if verbose >= 2 else logging.ERROR
     for name in ("urllib3", "trafilatura", "htmldate", "charset_normalizer"):
         logging.getLogger(name).setLevel(quiet)  # third-party chatter, only with -vv
@@ -198,7 +206,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "serve":
         from feedtool.serve import serve
 
-        cfg = _load(args)
+        cfg = _load(args, secrets=False)  # it sends nothing: the daemon's secrets are not its
         return serve(cfg.settings.output_dir, host=args.host, port=args.port)
     if command == "status":
         from feedtool.status import print_status
@@ -235,7 +243,7 @@ def _snapshot(args: argparse.Namespace) -> int:
     from feedtool import snapshot
     from feedtool.model import utc_now
 
-    cfg = _load(args)
+    cfg = _load(args, secrets=False)  # fetches and saves pages, sends nothing
     for source in _sources(cfg, args.source):
         path, count = snapshot.take(cfg, source, utc_now())
         print(f"{source.id}: {count} items saved in {path}")
@@ -245,7 +253,7 @@ def _snapshot(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from feedtool import snapshot
 
-    cfg = _load(args)
+    cfg = _load(args, secrets=False)  # offline: sends nothing
     changed = False
     for source in _sources(cfg, args.source):
         results = snapshot.check(cfg, source)
@@ -254,10 +262,10 @@ def _check(args: argparse.Namespace) -> int:
         for result in results:
             name = result.snapshot.stem
             if result.error:
-                print(f"{source.id} {name}: FAILED: {result.error}")
+                print(printable(f"{source.id} {name}: FAILED: {result.error}"))
             elif result.changes:
                 print(f"{source.id} {name}: {len(result.changes)} change(s), {result.count} items")
-                print("\n".join(f"  {line}" for line in result.changes))
+                print(printable("\n".join(f"  {line}" for line in result.changes), keep="\t\n"))
             else:
                 print(f"{source.id} {name}: ok, {result.count} items as saved")
             changed = changed or bool(result.error or result.changes)

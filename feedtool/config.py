@@ -81,15 +81,38 @@ def load(path: Path, *, secrets: bool = True) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text (save the file as UTF-8)") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except RecursionError:  # tomllib recurses into each nested array and inline table
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     return parse(data, path, secrets=secrets)
 
 
 def parse(data: Mapping[str, Any], path: Path, *, secrets: bool = True) -> Config:
     """Validate an already-decoded TOML document; `path` locates relative dirs and errors."""
     try:
+        _check_depth(data)
         return _config(data, path, secrets)
     except _Problem as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+MAX_DEPTH = 32  # tables and arrays within each other; feedtool's own need four
+
+
+def _check_depth(data: Mapping[str, Any]) -> None:
+    """Refuse absurd nesting at once, without recursing: it can only be a mistake or an attack,
+    and the checks that follow must not meet it."""
+    stack: list[tuple[object, str, int]] = [(data, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _Problem(where, f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, dict):
+            children = [(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()]
+        elif isinstance(value, list):
+            children = [(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        else:
+            continue
+        stack.extend((child, at, depth + 1) for child, at in children)
 
 
 def parse_interval(value: object, where: str) -> int:
@@ -394,13 +417,39 @@ def _paginate(data: dict[str, Any], where: str) -> Paginate:
     return paginate
 
 
+# \b, \w and \d in RE2 are ASCII-only: beside Cyrillic or accented text they silently fail
+_ASCII_CLASS = re.compile(r"(?<!\\)(?:\\\\)*\\[bBwWdD]")
+
+
 def _patterns(t: _Table, key: str) -> tuple[str, ...]:
+    """Regular expressions as RE2 compiles them (normalize.filter_pattern), checked now.
+
+    RE2 runs in linear time (a pattern from the config can never hang a run) but cannot
+    express backreferences or lookaround, and its \\b, \\w and \\d are ASCII-only: a pattern
+    using them beside non-ASCII letters would silently stop matching, so it is refused too.
+    """
+    import re2  # type: ignore[import-untyped,unused-ignore]
+
+    from feedtool.normalize import filter_pattern
+
     patterns = t.strings(key)
     for i, pattern in enumerate(patterns):
+        where = f"{t.at(key)}[{i}]"
         try:
-            re.compile(pattern)
-        except re.error as e:
-            raise _Problem(f"{t.at(key)}[{i}]", f"invalid regular expression: {e}") from None
+            filter_pattern(pattern)
+        except re2.error as e:  # its message is bytes
+            reason = e.args[0].decode() if e.args and isinstance(e.args[0], bytes) else str(e)
+            raise _Problem(
+                where,
+                f"invalid regular expression {pattern!r}: {reason}"
+                " (RE2 syntax: no backreferences or lookaround)",
+            ) from None
+        if _ASCII_CLASS.search(pattern) and not pattern.isascii():
+            raise _Problem(
+                where,
+                f"{pattern!r}: \\b, \\w and \\d match only ASCII in RE2;"
+                " use \\pL for any letter, or spaces",
+            )
     return patterns
 
 

@@ -1,15 +1,20 @@
 """Pure functions that turn RawItems into clean Items: links, identity, text, HTML and dates.
 
-Nothing here does I/O; the clock comes in as an argument.
+Nothing here does I/O; the clock comes in as an argument. Pages and feeds are written by
+others, so everything taken from them is bounded here: dates that cannot be used become
+unknown, and titles, summaries, content and the items of one page are cut to the limits below.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 from urllib.parse import (
     parse_qsl,
     unquote,
@@ -25,6 +30,21 @@ import lxml.html
 import nh3
 
 from feedtool.model import Item, RawItem, Source
+from feedtool.urls import join, safe_url
+
+logger = logging.getLogger(__name__)
+
+# --- limits ------------------------------------------------------------------------------------
+
+# What one page or feed may put into state and into every published file. A hostile or broken
+# source must not make a 9 MB title, or 100,000 items, that every output then repeats.
+MAX_TITLE = 1_000  # characters of a title, cut at a word boundary with "…"
+MAX_SUMMARY = 20_000  # characters of a summary's HTML, cut before it is sanitized
+MAX_CONTENT = 200_000  # characters of the content's HTML, likewise
+MAX_ITEMS_PER_PAGE = 1_000  # items (or feed entries) read from one page or feed document
+# Elements open at once in a summary or content: html5ever (nh3) takes time quadratic in the
+# nesting, 4 s for 40,000 nested <div>s. No real article nests anywhere near this deep.
+MAX_HTML_DEPTH = 256
 
 # --- text --------------------------------------------------------------------------------------
 
@@ -74,16 +94,14 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 def canonical_link(href: str, base: str) -> str | None:
     """Absolute http(s) URL without fragment, tracking or session parameters; None if unusable."""
     href = clean_text(href)
-    if not href:
+    # A malformed host or port ("http://x.org:abc/") is one bad link, not a crash; and only
+    # http(s) links are ever published (urls.safe_url).
+    absolute = safe_url(join(base, href)) if href else None
+    if absolute is None:
         return None
-    try:
-        parts = urlsplit(urljoin(base, href))
-        port = parts.port
-    except ValueError:
-        return None  # a malformed host or port ("http://x.org:abc/"): one bad link, not a crash
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return None
-    host = parts.hostname.rstrip(".")
+    parts = urlsplit(absolute)
+    port = parts.port
+    host = (parts.hostname or "").rstrip(".")
     if ":" in host:
         host = f"[{host}]"  # IPv6
     if port and str(port) != _DEFAULT_PORTS[parts.scheme]:
@@ -187,17 +205,21 @@ def parse_date(text: str | None, now: datetime, date_format: str | None = None) 
         return None
     if date_format:
         try:
-            return as_utc(datetime.strptime(text, date_format))
+            return usable_date(datetime.strptime(text, date_format))
         except ValueError:
             pass  # the page changed its format: fall through to the general parsers
     try:
         fast = _fast_path(text, now)
-    except ValueError:
-        return None  # 31.02.2024 and the like: a known form, but not a date
+    except (ValueError, OverflowError):
+        return None  # 31.02.2024, 9999-12-31T23:59-23:59: a known form, but not a usable date
     if fast:
-        return fast
-    parsed = _dateparser(text, now.replace(second=0, microsecond=0, tzinfo=None))
-    return min(parsed, now) if parsed else None  # "5 minutes ago" must not land in the future
+        return usable_date(fast)
+    try:
+        parsed = _dateparser(text, now.replace(second=0, microsecond=0, tzinfo=None))
+    except (ValueError, OverflowError):
+        return None  # dateparser's own arithmetic on an absurd date
+    # "5 minutes ago" must not land in the future
+    return usable_date(min(parsed, now)) if parsed else None
 
 
 def _fast_path(text: str, now: datetime) -> datetime | None:
@@ -278,10 +300,35 @@ def _dateparser(text: str, relative_base: datetime) -> datetime | None:
 
 
 def as_utc(value: datetime) -> datetime:
-    """value in UTC; a naive datetime counts as UTC."""
+    """value in UTC; a naive datetime counts as UTC.
+
+    Raises OverflowError for a date that has no UTC equivalent (9999-12-31T23:59-23:59):
+    callers with dates from outside use usable_date.
+    """
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+# Dates outside these are typos or attacks, not news. Inside them, every later step (a day
+# added, a zone converted, a date spread over seconds) stays far from datetime's limits.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def usable_date(value: datetime | None) -> datetime | None:
+    """value as aware UTC when it lies between EARLIEST and LATEST; else None (unknown).
+
+    One out-of-range date must cost its item its date, never the page its items: the item
+    then takes the time it was first seen, like an item without a date.
+    """
+    if value is None:
+        return None
+    try:
+        utc = as_utc(value)
+    except (OverflowError, ValueError):
+        return None
+    return utc if EARLIEST <= utc < LATEST else None
 
 
 def parse_iso(value: object) -> datetime | None:
@@ -292,7 +339,7 @@ def parse_iso(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return as_utc(datetime.fromisoformat(value.strip().upper()))
+        return usable_date(datetime.fromisoformat(value.strip().upper()))
     except ValueError:
         return None
 
@@ -307,16 +354,26 @@ def item(
     page_url: str,
     now: datetime,
     require_link: bool,
+    cuts: Cuts | None = None,
 ) -> Item | None:
-    """Clean one raw item; None when it lacks a title or (where required) a link."""
+    """Clean one raw item; None when it lacks a title or (where required) a link.
+
+    Title, summary and content are cut to MAX_TITLE, MAX_SUMMARY and MAX_CONTENT, each cut
+    counted in `cuts`; a date that cannot be used leaves the item without one.
+    """
+    cuts = cuts if cuts is not None else Cuts()
     link = canonical_link(raw.link, page_url) if raw.link else None
-    summary = sanitize_html(raw.summary, page_url)
-    content = sanitize_html(raw.content, page_url)
-    title = clean_text(raw.title) or _title_from(summary or content)
+    summary = sanitize_html(cuts.html("summary", raw.summary, MAX_SUMMARY), page_url)
+    content = sanitize_html(cuts.html("content", raw.content, MAX_CONTENT), page_url)
+    title = cuts.title(clean_text(raw.title)) or _title_from(summary or content)
     if not title or (require_link and link is None):
         return None
     date_format = source.select.date_format if source.select else None
-    published = raw.published or raw.updated or parse_date(raw.date, now, date_format)
+    published = (
+        usable_date(raw.published)
+        or usable_date(raw.updated)
+        or parse_date(raw.date, now, date_format)
+    )
     if published and published > now + timedelta(days=1):
         published = None  # a typo on the page must not pin an item to the top for a year
     return Item(
@@ -338,12 +395,100 @@ def item(
 def items(
     raws: Sequence[RawItem], *, source: Source, page_url: str, now: datetime, require_link: bool
 ) -> list[Item]:
-    """The usable items of a page or feed (scraped items need a link, feed entries do not)."""
+    """The usable items of a page or feed (scraped items need a link, feed entries do not).
+
+    At most MAX_ITEMS_PER_PAGE of them, the first ones (a page's and a feed's newest); what
+    the limits cut is logged as one warning for the page.
+    """
+    cuts = Cuts(items=max(0, len(raws) - MAX_ITEMS_PER_PAGE))
     cleaned = (
-        item(raw, source=source, page_url=page_url, now=now, require_link=require_link)
-        for raw in raws
+        item(raw, source=source, page_url=page_url, now=now, require_link=require_link, cuts=cuts)
+        for raw in raws[:MAX_ITEMS_PER_PAGE]
     )
-    return [i for i in cleaned if i is not None]
+    usable = [i for i in cleaned if i is not None]
+    if cuts:
+        logger.warning("%s: %s: %s", source.id, page_url, cuts)
+    return usable
+
+
+@dataclass(slots=True)
+class Cuts:
+    """What the limits cut from one page, for its one warning."""
+
+    items: int = 0
+    titles: int = 0
+    summary: int = 0
+    content: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.items or self.titles or self.summary or self.content)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{count} {what}"
+            for count, what in (
+                (self.items, f"items beyond the first {MAX_ITEMS_PER_PAGE} ignored"),
+                (self.titles, f"titles cut to {MAX_TITLE} characters"),
+                (self.summary, f"summaries cut to {MAX_SUMMARY} characters"),
+                (self.content, f"contents cut to {MAX_CONTENT} characters"),
+            )
+            if count
+        ]
+        return "limits reached: " + ", ".join(parts)
+
+    def title(self, text: str) -> str:
+        cut = cut_text(text, MAX_TITLE)
+        self.titles += cut != text
+        return cut
+
+    def html(self, field: str, fragment: str | None, limit: int) -> str | None:
+        if fragment is None:
+            return None
+        cut = cut_html(fragment, limit)
+        if cut != fragment:
+            setattr(self, field, getattr(self, field) + 1)
+        return cut
+
+
+def cut_text(text: str, limit: int) -> str:
+    """text, or its first `limit` characters at most, ending at a word boundary with "…"."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space > limit // 2:  # a word boundary not too far back; else cut inside the word
+        head = head[:space]
+    return head.rstrip() + "…"
+
+
+_TAG_RE = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*?(/?)>")
+# Void elements never open anything; these may be left open and close themselves, so they do
+# not count towards the nesting either ("<p>" a thousand times is a thousand paragraphs).
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+_OPTIONAL_END = {"p", "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option"}
+_NOT_NESTING = frozenset({*_VOID, "track", "wbr", *_OPTIONAL_END, "optgroup", "rt", "rp"})
+
+
+def cut_html(fragment: str, limit: int) -> str:
+    """fragment cut to `limit` characters and MAX_HTML_DEPTH open elements, before sanitizing.
+
+    The cut never leaves half a tag; the tags it leaves open are closed by the sanitizer,
+    which runs after it, so the markup stays valid.
+    """
+    text = fragment
+    if len(text) > limit:
+        text = text[:limit]
+        if text.rfind("<") > text.rfind(">"):  # inside a tag: drop the tag's beginning
+            text = text[: text.rfind("<")]
+    depth = 0
+    for match in _TAG_RE.finditer(text):
+        closing, name, self_closing = match.groups()
+        if name.lower() in _NOT_NESTING or self_closing:
+            continue
+        depth = max(0, depth - 1) if closing else depth + 1
+        if depth > MAX_HTML_DEPTH:
+            return text[: match.start()]
+    return text
 
 
 def _title_from(fragment: str | None, limit: int = 80) -> str:
@@ -403,6 +548,22 @@ def passes_filters(item: Item, include: tuple[str, ...], exclude: tuple[str, ...
     if not include and not exclude:
         return True
     text = f"{item.title}\n{html_to_text(item.summary)}"
-    if include and not any(re.search(p, text, re.IGNORECASE) for p in include):
+    if include and not any(filter_pattern(p).search(text) for p in include):
         return False
-    return not any(re.search(p, text, re.IGNORECASE) for p in exclude)
+    return not any(filter_pattern(p).search(text) for p in exclude)
+
+
+@lru_cache(maxsize=256)
+def filter_pattern(pattern: str) -> Any:
+    """An include/exclude pattern compiled by RE2, case-insensitive; re2.error if RE2 cannot.
+
+    RE2 matches in time linear in the text, whatever the pattern: with Python's re,
+    `^(a+)+$` against a 32-character title runs for minutes. The price is RE2's syntax: no
+    backreferences or lookaround, and \\w, \\d and \\b know only ASCII (\\pL is any letter).
+    """
+    import re2  # type: ignore[import-untyped,unused-ignore]
+
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # the caller reports it, on one line
+    return re2.compile(pattern, options=options)

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 from feedtool import messenger
 from feedtool.health import Alert
 from feedtool.model import TEMPLATE_FIELDS, Changes, Item, NotifyTarget, Pending, Queued, Source
+from feedtool.terminal import printable
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def plan_alert(
         Alert.RESTORED: f"{name} is complete again: {error}",
         Alert.HEALED: f"{name} healed itself: {error}",
     }
-    payload = {"source": title, "message": messages[alert], "url": source.url}
+    payload = {"source": title, "message": printable(messages[alert]), "url": source.url}
     if details:
         payload["details"] = details
     return [

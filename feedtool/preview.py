@@ -21,6 +21,7 @@ from feedtool.extract.html import Selector, SelectorError
 from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, Item, Paginate, Selectors, Settings, Source, SourceType
 from feedtool.normalize import html_to_text
+from feedtool.terminal import printable
 
 SELECTOR_FIELDS = ("item", "title", "link", "date", "summary", "content")
 
@@ -52,7 +53,7 @@ def preview(args: argparse.Namespace) -> int:
     for warning in health.field_warnings(source.select, said.items, said.unmatched):
         print(f"warning: {warning}")
     if source.paginate.max_pages > 1:
-        print(pages(result, source.paginate.max_pages))
+        print(printable(pages(result, source.paginate.max_pages), keep="\t\n"))
     if settings is None:  # a URL: the whole source to paste
         print("\nTo watch this page, add to feedtool.toml:\n")
         print(source_block(source, result, first))

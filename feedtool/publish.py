@@ -27,6 +27,7 @@ from feedgen.feed import FeedEntry, FeedGenerator
 from feedtool import PROJECT_URL, __version__
 from feedtool.model import SUFFIXES, UNTITLED, StoredItem
 from feedtool.normalize import html_to_text, strip_forbidden
+from feedtool.urls import safe_url
 
 # `updated` of a feed without entries: the data holds no time, and "now" would change the
 # bytes on every run. Any fixed value is valid Atom; the Unix epoch reads as "never".
@@ -62,6 +63,7 @@ def render(feed: FeedInfo, items: Sequence[StoredItem], base_url: str) -> dict[s
     `items` are already ordered newest first and truncated by the caller; keep that order.
     """
     base = base_url if base_url.endswith("/") else base_url + "/"
+    feed = FeedInfo(id=feed.id, title=feed.title, site_url=safe_url(feed.site_url) or base)
     urls = {suffix: f"{base}{feed.id}{suffix}" for suffix in SUFFIXES}
     entries = [
         _entry(item, feed.id, published, updated)

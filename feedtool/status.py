@@ -7,6 +7,7 @@ from datetime import datetime
 
 from feedtool.model import Config, Selectors, Source
 from feedtool.store import Outbox, OutboxSummary, SourceState, Store
+from feedtool.terminal import printable
 
 # Times are UTC, like everything feedtool stores.
 COLUMNS = (
@@ -95,7 +96,7 @@ def print_status(config: Config) -> int:
     widths = [max(len(row[i]) for row in [COLUMNS, *table]) for i in range(len(COLUMNS) - 1)]
     for row in [COLUMNS, *table]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        print("  ".join([*cells, row[-1]]).rstrip())
+        print(printable("  ".join([*cells, row[-1]]).rstrip()))
     line = f"\nnotifications: {outbox.delivered} delivered, {outbox.pending} pending"
     line += f", {outbox.dropped} dropped (gave up)" if outbox.dropped else ""
     print(line + (f"; last error: {outbox.last_error}" if outbox.last_error else ""))

@@ -1,9 +1,10 @@
-"""URL joining and link absolutizing: one home for resolving hrefs against a page's base."""
+"""URL joining, link absolutizing and the safety rule for URLs feedtool writes out."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 
@@ -40,3 +41,29 @@ def _srcset(base: str, srcset: str) -> Iterator[str]:
 
 def _join_or_keep(base: str, url: str) -> str:
     return join(base, url.strip()) or url
+
+
+# Control characters: a browser drops tabs and newlines anywhere in a URL (so "java\tscript:"
+# is javascript:), and XML forbids the others; leading and trailing spaces go too.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` if it is an absolute http(s) URL with a host; else None.
+
+    The one rule for every URL feedtool writes into a feed, a page or a message: a link a
+    source supplies (a site link, an item link) is copied into outputs others open, so a
+    javascript:, data: or file: URL must never get through, whatever its case or padding.
+    Control characters and surrounding spaces are removed first, as a browser would.
+    """
+    if not url:
+        return None
+    cleaned = _CONTROLS.sub("", url).strip()
+    try:
+        parts = urlsplit(cleaned)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return cleaned

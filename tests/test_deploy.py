@@ -101,6 +101,25 @@ def test_daemon_unit():
     assert one(unit, "Install", "WantedBy") == "multi-user.target"
 
 
+@pytest.mark.parametrize("name", SERVICES)
+def test_secrets_come_from_an_optional_env_file(name):
+    """${VAR}s in notify URLs come from a 0600 file, not the world-readable config."""
+    unit = parse_unit(DEPLOY / name)
+    assert one(unit, "Service", "EnvironmentFile") == "-/etc/feedtool/feedtool.env"
+
+
+def test_a_bad_config_is_not_restarted_for_ever():
+    """Exit 2 (bad config) cannot be fixed by a restart every 10 s."""
+    unit = parse_unit(DEPLOY / "feedtool.service")
+    assert one(unit, "Service", "RestartPreventExitStatus") == "2"
+
+
+def test_deploy_readme_says_how_to_make_the_env_file():
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    assert "/etc/feedtool/feedtool.env" in readme
+    assert "0600" in readme
+
+
 def test_run_unit_and_timer():
     service = parse_unit(DEPLOY / "feedtool-run.service")
     assert one(service, "Service", "Type") == "oneshot"
@@ -124,6 +143,7 @@ def test_units_same_hardening():
         "TimeoutStopSec",
         "Restart",
         "RestartSec",
+        "RestartPreventExitStatus",
         "Type",
     }
     run_only = {"ExecStart", "Type", "TimeoutStartSec"}
@@ -363,6 +383,9 @@ def test_compose_file():
     assert cmd[:2] == ["feedtool", "serve"]
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     assert set(compose["volumes"]) == {"state", "public"}
+    # the daemon sends, so it gets the secrets; `web` never sends and must start without them
+    assert daemon["env_file"] == [{"path": "./feedtool.env", "required": False}]
+    assert "env_file" not in web
 
 
 def test_example_config():

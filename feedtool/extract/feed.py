@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import html
+import logging
 import re
 import time
 from datetime import UTC, datetime
@@ -21,7 +22,10 @@ from feedtool.errors import ExtractError
 from feedtool.extract import jsonfeed
 from feedtool.extract.jsonfeed import fallback_title, nonblank, one_line
 from feedtool.model import FEED_TYPES, Extracted, Fetched, RawItem
-from feedtool.normalize import html_to_text
+from feedtool.normalize import MAX_ITEMS_PER_PAGE, html_to_text, usable_date
+from feedtool.urls import join, safe_url
+
+logger = logging.getLogger(__name__)
 
 # Root element after any BOM, XML declaration, processing instructions, comments and doctype.
 _FEED_ROOT = re.compile(
@@ -68,19 +72,32 @@ def parse(fetched: Fetched) -> Extracted:
         )
     except (UnicodeError, ValueError) as e:  # e.g. emoji written as two surrogate escapes
         raise ExtractError(f"unreadable feed: {one_line(e)}") from e
+    except RecursionError:
+        raise ExtractError("unreadable feed: nested too deeply") from None
     entries = list(parsed.entries)
     problem = _problem(parsed)
     if not entries and not parsed.get("version"):
         raise ExtractError("not an RSS, Atom or JSON feed" + (f" ({problem})" if problem else ""))
     if not entries and problem:
         raise ExtractError(f"malformed feed with no items: {problem}")
+    if len(entries) > MAX_ITEMS_PER_PAGE:  # the first are the newest; each costs a cleaning
+        logger.warning(
+            "%s: %d entries; only the first %d read", fetched.url, len(entries), MAX_ITEMS_PER_PAGE
+        )
     return Extracted(
-        items=tuple(_item(entry, fetched.url) for entry in entries),
+        items=tuple(_item(entry, fetched.url) for entry in entries[:MAX_ITEMS_PER_PAGE]),
         title=_title(parsed.feed),
-        site_url=nonblank(parsed.feed.get("link")),
+        site_url=site_link(parsed.feed.get("link"), fetched.url),
         warning=f"malformed feed: {problem}" if problem else None,
         from_feed=True,
     )
+
+
+def site_link(value: object, base: str) -> str | None:
+    """A feed's link to its website, absolute, if it is http(s): it is republished as the
+    alternate link of every output, where a javascript: or data: URL would run in readers."""
+    link = nonblank(value)
+    return safe_url(join(base, link.strip())) if link else None
 
 
 def _headers(fetched: Fetched) -> dict[str, str]:
@@ -188,6 +205,6 @@ def _date(value: time.struct_time | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+        return usable_date(datetime.fromtimestamp(calendar.timegm(value), UTC))
     except (OverflowError, ValueError, OSError):
         return None

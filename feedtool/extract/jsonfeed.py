@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from typing import Any
 
@@ -14,8 +15,16 @@ from feedparser.urls import resolve_relative_uris
 
 from feedtool.errors import ExtractError
 from feedtool.model import UNTITLED, Extracted, Fetched, RawItem
-from feedtool.normalize import canonical_link, html_to_text, parse_iso, sanitize_html
-from feedtool.urls import join
+from feedtool.normalize import (
+    MAX_ITEMS_PER_PAGE,
+    canonical_link,
+    html_to_text,
+    parse_iso,
+    sanitize_html,
+)
+from feedtool.urls import join, safe_url
+
+logger = logging.getLogger(__name__)
 
 _VERSION_PREFIXES = ("https://jsonfeed.org/version/", "http://jsonfeed.org/version/")
 # The version member as JSON text; slashes may be escaped ("https:\/\/jsonfeed.org\/...").
@@ -55,6 +64,8 @@ def parse(fetched: Fetched) -> Extracted:
         feed = json.loads(fetched.body, strict=False)
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError
         raise ExtractError(f"invalid JSON: {one_line(e)}") from e
+    except RecursionError:  # json recurses into each nested array and object
+        raise ExtractError("invalid JSON: nested too deeply") from None
     if not isinstance(feed, dict):
         raise ExtractError(f"not a JSON Feed: a JSON {_JSON_TYPES[type(feed)]}, not an object")
     version = feed.get("version")
@@ -65,10 +76,15 @@ def parse(fetched: Fetched) -> Extracted:
     if not isinstance(entries, list):
         raise ExtractError("not a JSON Feed: no items list")
     objects = [entry for entry in entries if isinstance(entry, dict)]
+    if len(objects) > MAX_ITEMS_PER_PAGE:  # the first are the newest; each costs a cleaning
+        logger.warning(
+            "%s: %d items; only the first %d read", fetched.url, len(objects), MAX_ITEMS_PER_PAGE
+        )
     return Extracted(
-        items=tuple(_item(entry, fetched.url) for entry in objects),
+        items=tuple(_item(entry, fetched.url) for entry in objects[:MAX_ITEMS_PER_PAGE]),
         title=nonblank(feed.get("title")),
-        site_url=_absolute(nonblank(feed.get("home_page_url")), fetched.url),
+        # republished as every output's site link: only http(s), never javascript: or data:
+        site_url=safe_url(_absolute(nonblank(feed.get("home_page_url")), fetched.url)),
         skipped=len(entries) - len(objects),
         from_feed=True,
     )

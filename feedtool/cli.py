@@ -73,7 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="check every source, due or not")
 
-    command("daemon", "run forever, checking each source on its interval")
+    daemon = command("daemon", "run forever, checking each source on its interval")
+    daemon.add_argument(
+        "--serve", action="store_true", help="also serve the feeds and status page (see serve)"
+    )
+    daemon.add_argument("--port", type=_port, default=8080, help="with --serve (default 8080)")
+    daemon.add_argument("--host", default="127.0.0.1", help="with --serve (default 127.0.0.1)")
 
     preview = command("preview", "fetch a page or a configured source and print its items")
     preview.add_argument(
@@ -95,9 +100,11 @@ def _parser() -> argparse.ArgumentParser:
         "--max-pages", type=int, metavar="N", help="pages to read (default 1; 3 with --next)"
     )
 
-    serve = command("serve", "serve the published feeds over HTTP")
-    serve.add_argument("--port", type=_port, default=8080)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve = command("serve", "serve the feeds, a status page and OPML over HTTP")
+    serve.add_argument("--port", type=_port, default=8080, help="default 8080")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1 only)"
+    )
 
     snapshot = command("snapshot", "save a source's page and its items now, for `check`")
     snapshot.add_argument("source", nargs="+", metavar="SOURCE")
@@ -198,7 +205,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.verbose == 0:  # a daemon's log is its one line per source run
             logging.getLogger("feedtool").setLevel(logging.INFO)
-        return Daemon(config.resolve_path(args.config)).run()
+        daemon = Daemon(config.resolve_path(args.config))
+        if args.serve:  # the server on a thread; stopped when the daemon stops (SIGTERM)
+            from feedtool.serve import Background
+
+            with Background(daemon.config_path, host=args.host, port=args.port):
+                return daemon.run()
+        return daemon.run()
     if command == "preview":
         from feedtool.preview import preview
 
@@ -206,8 +219,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "serve":
         from feedtool.serve import serve
 
-        cfg = _load(args, secrets=False)  # it sends nothing: the daemon's secrets are not its
-        return serve(cfg.settings.output_dir, host=args.host, port=args.port)
+        if args.verbose == 0:  # a server's log is its access log
+            logging.getLogger("feedtool").setLevel(logging.INFO)
+        return serve(config.resolve_path(args.config), host=args.host, port=args.port)
     if command == "status":
         from feedtool.status import print_status
 

@@ -1,89 +1,171 @@
-"""`feedtool serve`: the published feeds over HTTP, with ETag/Last-Modified and 304s."""
+"""`feedtool serve`: the published feeds, a status page and OPML over HTTP, on uvicorn.
+
+Why uvicorn (with Starlette for routing): one asyncio event loop holds every connection, so
+hundreds of idle or slow clients cost a few kilobytes each, not a thread each, and never lock
+a reader out; its h11 parser is pure Python, caps a request's head (h11's incomplete-event
+limit) and answers malformed requests with 400. Its keep-alive timeout closes idle
+connections; `_Protocol` adds what uvicorn lacks: a deadline for a request's head, so a client
+that connects and sends nothing, or trickles its headers, is cut off too.
+
+Signals are feedtool's own: uvicorn re-raises a caught SIGTERM after shutting down (the process
+would die "killed by SIGTERM"); here SIGTERM and SIGINT stop the server and `serve` exits 0.
+"""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
 import sys
-from http import HTTPStatus
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType, TracebackType
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from feedtool.errors import FeedtoolError
 
-CONTENT_TYPES = {
-    ".atom.xml": "application/atom+xml; charset=utf-8",
-    ".rss.xml": "application/rss+xml; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",
-    ".opml": "text/x-opml; charset=utf-8",
-}
+logger = logging.getLogger(__name__)
+
+HEAD_TIMEOUT = 10.0  # seconds for a request line and headers to arrive, whatever the pace
+KEEP_ALIVE = 5  # seconds an idle keep-alive connection stays open
+GRACE = 5  # seconds a stopping server gives the responses in flight
+BACKLOG = 2048
 
 
-class FeedHandler(SimpleHTTPRequestHandler):
-    """Static files with strong-enough ETags (size + mtime) so readers can poll cheaply."""
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's head.
 
-    def send_head(self):  # type: ignore[no-untyped-def,unused-ignore]
-        path = Path(self.translate_path(self.path))
-        self._etag = _etag(path) if path.is_file() else None
-        if self._etag and _matches(self.headers.get("If-None-Match", ""), self._etag):
-            self.send_response(HTTPStatus.NOT_MODIFIED)
-            self.end_headers()
-            return None
-        return super().send_head()  # also answers If-Modified-Since with 304
+    The clock starts when the connection waits for a request (on connect, and after each
+    response on a kept-alive connection) and is not reset by data: trickling a header a
+    byte a second gains nothing.
+    """
 
-    def end_headers(self) -> None:
-        etag: str | None = getattr(self, "_etag", None)
-        if etag:
-            self.send_header("ETag", etag)
-            self.send_header("Cache-Control", "no-cache")  # revalidate: feeds change
-        super().end_headers()
+    _head_deadline: asyncio.TimerHandle | None = None
 
-    def list_directory(self, path: str | os.PathLike[str]) -> None:
-        """No listings: feed URLs are published (OPML), not browsed."""
-        self.send_error(HTTPStatus.NOT_FOUND, "Not Found")
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
 
-    def guess_type(self, path: str | os.PathLike[str]) -> str:
-        name = str(path)
-        for suffix, content_type in CONTENT_TYPES.items():
-            if name.endswith(suffix):
-                return content_type
-        return super().guess_type(path)
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # the head is complete
+            self._disarm()
 
-    def log_message(self, format: str, *args: object) -> None:
-        sys.stderr.write(f"{self.address_string()} {format % args}\n")
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._arm()
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
 
-def _etag(path: Path) -> str:
-    """Size and mtime: feeds are replaced whole, and an unchanged feed is never rewritten."""
-    stat = path.stat()
-    token = f"{stat.st_size}-{stat.st_mtime_ns}".encode()
-    return '"' + hashlib.sha1(token, usedforsecurity=False).hexdigest()[:16] + '"'
+    def _arm(self) -> None:
+        self._disarm()
+        self._head_deadline = self.loop.call_later(HEAD_TIMEOUT, self._too_slow)
 
+    def _disarm(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
 
-def _matches(if_none_match: str, etag: str) -> bool:
-    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-    return "*" in tags or etag in tags
+    def _too_slow(self) -> None:
+        self._head_deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            logger.debug("serve: closing a connection that sent no request in time")
+            self.transport.close()
 
 
-def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServer:
-    """A server for the published feeds in directory (port 0: any free port)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    handler = functools.partial(FeedHandler, directory=str(directory))
-    return ThreadingHTTPServer((host, port), handler)
+class _Server(uvicorn.Server):
+    """uvicorn.Server that leaves signals to feedtool (see the module's docstring)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
-def serve(directory: Path, *, host: str, port: int) -> int:
-    """Serve directory until interrupted."""
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, opened before anything else starts: a taken port is one line."""
     try:
-        server = make_server(directory, host, port)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return socket.create_server((host, port), family=family, backlog=BACKLOG)
     except OSError as e:
         raise FeedtoolError(f"cannot serve on {host}:{port}: {e.strerror or e}") from e
-    print(f"feedtool: serving {directory} at http://{host}:{server.server_port}/", file=sys.stderr)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+
+
+def _server(config_path: Path) -> _Server:
+    from feedtool.web.app import create_app
+    from feedtool.web.site import Site
+
+    app = create_app(Site(config_path))
+    return _Server(
+        uvicorn.Config(
+            app,
+            http=_Protocol,
+            ws="none",
+            lifespan="off",
+            interface="asgi3",
+            log_config=None,  # feedtool's logging setup stays in charge
+            access_log=False,  # web.app.AccessLog escapes what it logs; uvicorn's does not
+            timeout_keep_alive=KEEP_ALIVE,
+            timeout_graceful_shutdown=GRACE,
+            server_header=False,
+            proxy_headers=False,
+        )
+    )
+
+
+def serve(config_path: Path, *, host: str, port: int) -> int:
+    """Serve until SIGTERM or SIGINT; exit code 0."""
+    server = _server(config_path)  # a bad config fails here, before the port is taken
+    listening = bind(host, port)
+    actual = listening.getsockname()[1]
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        server.force_exit = server.should_exit  # a second Ctrl-C: do not wait for anyone
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"feedtool: serving at http://{shown}:{actual}/", file=sys.stderr)
+    server.run(sockets=[listening])
+    listening.close()
     return 0
+
+
+class Background:
+    """The server on a thread of its own, for `feedtool daemon --serve`: bound on enter
+    (a taken port fails before the daemon starts), stopped and joined on exit."""
+
+    def __init__(self, config_path: Path, *, host: str, port: int) -> None:
+        self.server = _server(config_path)
+        self.listening = bind(host, port)
+        self.port: int = self.listening.getsockname()[1]
+        self.thread = threading.Thread(
+            target=self.server.run,
+            kwargs={"sockets": [self.listening]},
+            name="feedtool-serve",
+            daemon=True,
+        )
+
+    def __enter__(self) -> Background:
+        self.thread.start()
+        logger.info("serve: listening on port %d", self.port)
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.server.should_exit = True
+        self.thread.join(GRACE + 5)
+        self.listening.close()

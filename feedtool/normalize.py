@@ -355,8 +355,12 @@ def item(
     now: datetime,
     require_link: bool,
     cuts: Cuts | None = None,
+    date_format: str | None = None,
 ) -> Item | None:
     """Clean one raw item; None when it lacks a title or (where required) a link.
+
+    `date_format` is the strptime format of the dates, when not the source's own (the
+    selectors detection found and a later run re-uses).
 
     Title, summary and content are cut to MAX_TITLE, MAX_SUMMARY and MAX_CONTENT, each cut
     counted in `cuts`; a date that cannot be used leaves the item without one.
@@ -368,7 +372,7 @@ def item(
     title = cuts.title(clean_text(raw.title)) or _title_from(summary or content)
     if not title or (require_link and link is None):
         return None
-    date_format = source.select.date_format if source.select else None
+    date_format = source.select.date_format if source.select else date_format
     published = (
         usable_date(raw.published)
         or usable_date(raw.updated)
@@ -393,7 +397,13 @@ def item(
 
 
 def items(
-    raws: Sequence[RawItem], *, source: Source, page_url: str, now: datetime, require_link: bool
+    raws: Sequence[RawItem],
+    *,
+    source: Source,
+    page_url: str,
+    now: datetime,
+    require_link: bool,
+    date_format: str | None = None,
 ) -> list[Item]:
     """The usable items of a page or feed (scraped items need a link, feed entries do not).
 
@@ -402,7 +412,15 @@ def items(
     """
     cuts = Cuts(items=max(0, len(raws) - MAX_ITEMS_PER_PAGE))
     cleaned = (
-        item(raw, source=source, page_url=page_url, now=now, require_link=require_link, cuts=cuts)
+        item(
+            raw,
+            source=source,
+            page_url=page_url,
+            now=now,
+            require_link=require_link,
+            cuts=cuts,
+            date_format=date_format,
+        )
         for raw in raws[:MAX_ITEMS_PER_PAGE]
     )
     usable = [i for i in cleaned if i is not None]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import feedparser
 
@@ -57,3 +59,32 @@ def test_detected_selectors_are_remembered_and_replaced_after_a_redesign(
     titles = _titles(tmp_path)
     assert len(titles) == 9  # the new item, and no old one twice
     assert len(set(titles)) == 9
+
+
+def test_remembered_selectors_read_dates_in_the_order_detection_decided(
+    site: Site, tmp_path: Path
+) -> None:
+    layout = Path(__file__).parent / "data" / "layouts" / "us-press-month-first"
+    page = (layout / "page.html").read_text(encoding="utf-8")
+    expected = {
+        urlsplit(item["link"]).path: item["date"]
+        for item in json.loads((layout / "expected.json").read_text(encoding="utf-8"))["items"]
+    }
+    url = site.page("/media/press-releases", page)
+    path = write_config(tmp_path, f'[[sources]]\nid = "news"\nurl = "{url}"\ntype = "html"\n')
+
+    def dates() -> dict[str, str]:
+        feed = feedparser.parse((tmp_path / "public" / "news.atom.xml").read_bytes())
+        return {urlsplit(e.link).path: e.published[:10] for e in feed.entries}
+
+    assert main(["-c", str(path), "run"]) == 0
+    assert _learned(path).date_format == "%m.%d.%y"
+    assert dates() == expected
+    newer = (
+        '<div class="press-item"><span class="date">03.12.25</span>'
+        '<a class="title" href="/media/press-releases/new-one">Smith on the new one</a></div>'
+    )
+    first = '<div class="press-item">'
+    site.page("/media/press-releases", page.replace(first, newer + first, 1))
+    assert main(["-c", str(path), "run", "--force"]) == 0  # the remembered selectors read it
+    assert dates() == {"/media/press-releases/new-one": "2025-03-12", **expected}

@@ -74,6 +74,8 @@ def normalized_items(
         page_url=extracted.base_url or fetched.url,
         now=now,
         require_link=not extracted.from_feed,
+        # detected or re-used selectors: their date order (05.12.15 read month-first)
+        date_format=extracted.selectors.date_format if extracted.selectors else None,
     )
     return extracted, cleaned
 

@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         "--source", action="append", default=[], metavar="ID", help="only this source (repeat)"
     )
     run.add_argument("--force", action="store_true", help="check every source, due or not")
+    run.add_argument("--json", action="store_true", help="one JSON object per source per line")
 
     daemon = command("daemon", "run forever, checking each source on its interval")
     daemon.add_argument(
@@ -111,11 +112,19 @@ def _parser() -> argparse.ArgumentParser:
     check = command("check", "re-run extraction on the saved snapshots, offline, and show changes")
     check.add_argument("--source", action="append", default=[], metavar="ID")
 
-    command("status", "one line per source: health, last check, items")
+    status = command("status", "one line per source: health, last check, items")
+    status.add_argument("--json", action="store_true", help="one JSON object per source per line")
     heal = command("heal", "pin the selectors proposed for a source whose own stopped matching")
     heal.add_argument("source", metavar="SOURCE")
     command("opml", "print an OPML list of all published feeds")
     command("demo", "the whole pipeline on a bundled sample site")
+    import_opml = command("import-opml", "add a feed reader's OPML subscriptions as feed sources")
+    import_opml.add_argument("file", metavar="FILE", help="an OPML file (- for stdin)")
+    command("init", "write a commented starter config (never over an existing file)")
+    add = command("add", "examine a URL, show its items and add it as a source")
+    add.add_argument("url", metavar="URL", help="a feed, or a page that has or advertises news")
+    add.add_argument("--id", metavar="ID", help="the source's id (default: from the URL)")
+    add.add_argument("--dry-run", action="store_true", help="print the block, change nothing")
     return parser
 
 
@@ -225,6 +234,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "status":
         from feedtool.status import print_status
 
+        if args.json:
+            return _status_json(_load(args, secrets=False))
         return print_status(_load(args, secrets=False))
     if command == "opml":
         from feedtool.opml import opml
@@ -237,6 +248,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(args)
     if command == "heal":
         return _heal(args)
+    if command == "import-opml":
+        return _import_opml(args)
+    if command == "init":
+        from feedtool.init import init
+
+        path = config.resolve_path(args.config)
+        init(path)
+        print(f"wrote {path}; add a source with `feedtool add URL`")
+        return EXIT_OK
+    if command == "add":
+        return _add(args)
     if command == "demo":
         from feedtool.demo import demo
 
@@ -321,5 +343,74 @@ def _run(args: argparse.Namespace) -> int:
     except AlreadyRunning as e:
         print(f"feedtool: another run holds {e}; nothing done", file=sys.stderr)
         return EXIT_OK
+    if args.json:
+        from feedtool.report import run_json
+
+        _json_lines(run_json(results, cfg))
+    elif not results and not args.source:  # nothing was due: say when something will be
+        from feedtool.report import iso, next_due
+
+        due = next_due(cfg)
+        if due is not None:
+            logger.info("nothing due; next: %s at %s", due[0], iso(due[1]))
     failed = [r for r in results if r.status is Status.FAILED]
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _json_lines(objects: Sequence[object]) -> None:
+    import json
+
+    for value in objects:
+        print(json.dumps(value, ensure_ascii=False))
+
+
+def _status_json(cfg: Config) -> int:
+    from feedtool.report import reports, status_json
+
+    found, problem = reports(cfg)
+    if problem:
+        raise FeedtoolError(problem)
+    _json_lines([status_json(report) for report in found])
+    return EXIT_OK
+
+
+def _import_opml(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from feedtool.opml import import_opml
+
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as e:
+        raise UsageError(f"{args.file}: cannot read: {e.strerror}") from None
+    path = config.resolve_path(args.config)
+    imported = import_opml(path, data)
+    for url, why in imported.skipped:
+        print(f"skipped {url}: {why}")
+    for source_id, url in imported.added:
+        print(f"added {source_id}: {url}")
+    print(f"{len(imported.added)} feeds added to {path}, {len(imported.skipped)} skipped")
+    return EXIT_OK
+
+
+def _add(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    from feedtool.add import add
+    from feedtool.preview import table
+
+    if urlsplit(args.url).scheme not in ("http", "https"):
+        raise UsageError(f"invalid URL {args.url!r} (expected http:// or https://)")
+    if args.id is not None and not config.SOURCE_ID.fullmatch(args.id):
+        raise UsageError(f"--id: invalid id {args.id!r} (use a-z, 0-9 and -)")
+    path = config.resolve_path(args.config)
+    found, block = add(path, args.url, source_id=args.id, dry_run=args.dry_run)
+    items = list(found.result.items)
+    print(f"{found.source.url}: {found.how}\n")
+    print(table(items))
+    print(f"\n{len(items)} items")
+    if args.dry_run:
+        print(f"\nNothing written (--dry-run). The block for {path}:\n\n{block}", end="")
+    else:
+        print(f"\nAdded to {path}:\n\n{block}", end="")
+    return EXIT_OK

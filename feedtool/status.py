@@ -106,3 +106,25 @@ def print_status(config: Config) -> int:
         for source_id, selectors in healing:
             print(f"\n{source_id}: `feedtool heal {source_id}` pins\n{select_block(selectors)}")
     return 0
+
+
+# --- the next check ----------------------------------------------------------------------------
+# Appended rather than woven into rows() above while that is being worked on: the same table
+# with a NEXT CHECK column after CHECKED, from scheduler.due_at ("now": never checked, due).
+
+_rows_without_next_check = rows
+
+
+def rows(config: Config, store: Store | None) -> list[tuple[str, ...]]:  # type: ignore[no-redef]
+    """The status table with when each source is next due (UTC)."""
+    from feedtool.scheduler import due_at
+
+    states = {state.id: state for state in store.sources(counts=False)} if store else {}
+    due = [due_at(source, states.get(source.id)) for source in config.sources]
+    return [
+        (*row[:3], _when(when) if when else "now", *row[3:])
+        for row, when in zip(_rows_without_next_check(config, store), due, strict=True)
+    ]
+
+
+COLUMNS = (*COLUMNS[:3], "NEXT CHECK (UTC)", *COLUMNS[3:])  # type: ignore[assignment]

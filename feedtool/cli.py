@@ -195,6 +195,8 @@ def _setup_logging(verbose: int) -> None:
     handler = _StderrHandler()
     handler.setFormatter(_PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # The level the root has: a daemon or serve started before in this process raised it.
+    logging.getLogger("feedtool").setLevel(logging.NOTSET)
     quiet = logging.WARNING if verbose >= 2 else logging.ERROR
     for name in ("urllib3", "trafilatura", "htmldate", "charset_normalizer"):
         logging.getLogger(name).setLevel(quiet)  # third-party chatter, only with -vv

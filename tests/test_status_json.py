@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,8 +82,10 @@ def test_status_json_and_the_next_check_column(
 
 
 def test_a_verbose_run_with_nothing_due_says_when_the_next_is(
-    config_path: Path, capsys: pytest.CaptureFixture[str]
+    config_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # `serve` and `daemon` raise the "feedtool" logger to INFO in-process: not here
+    monkeypatch.setattr(logging.getLogger("feedtool"), "level", logging.NOTSET)
     main(["-c", str(config_path), "run"])
     capsys.readouterr()
     assert main(["-c", str(config_path), "-v", "run"]) == 0

@@ -33,6 +33,7 @@ XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff
 # --- dates -------------------------------------------------------------------------------------
 
 date_texts = st.one_of(
+    st.sampled_from(["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00", "31.12.9999 23:59"]),
     st.text(max_size=40),
     st.datetimes(
         min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),

@@ -255,6 +255,14 @@ def test_a_dense_page_gives_its_first_1000_items_and_one_warning(
         assert store.db.execute("SELECT COUNT(*) FROM items").fetchone()[0] == 1000
 
 
+def test_a_feeds_own_huge_title_is_cut() -> None:
+    body = f'<rss version="2.0"><channel><title>{"t " * 500_000}</title></channel></rss>'
+    assert len(feed.parse(fetched(body.encode(), "application/rss+xml")).title or "") <= 1000
+    doc = {"version": "https://jsonfeed.org/version/1.1", "title": "t " * 500_000, "items": []}
+    parsed = jsonfeed.parse(fetched(json.dumps(doc).encode(), "application/feed+json"))
+    assert len(parsed.title or "") <= 1000
+
+
 def test_a_feed_with_too_many_entries_reads_the_first_1000() -> None:
     entries = "".join(
         f"<item><title>e{i}</title><link>http://example.org/{i}</link></item>" for i in range(1500)

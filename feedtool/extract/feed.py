@@ -22,7 +22,7 @@ from feedtool.errors import ExtractError
 from feedtool.extract import jsonfeed
 from feedtool.extract.jsonfeed import fallback_title, nonblank, one_line
 from feedtool.model import FEED_TYPES, Extracted, Fetched, RawItem
-from feedtool.normalize import MAX_ITEMS_PER_PAGE, html_to_text, usable_date
+from feedtool.normalize import MAX_ITEMS_PER_PAGE, MAX_TITLE, cut_text, html_to_text, usable_date
 from feedtool.urls import join, safe_url
 
 logger = logging.getLogger(__name__)
@@ -86,11 +86,16 @@ def parse(fetched: Fetched) -> Extracted:
         )
     return Extracted(
         items=tuple(_item(entry, fetched.url) for entry in entries[:MAX_ITEMS_PER_PAGE]),
-        title=_title(parsed.feed),
+        title=feed_title(_title(parsed.feed)),
         site_url=site_link(parsed.feed.get("link"), fetched.url),
         warning=f"malformed feed: {problem}" if problem else None,
         from_feed=True,
     )
+
+
+def feed_title(title: str | None) -> str | None:
+    """A feed's own title, cut to MAX_TITLE: it heads every published file."""
+    return cut_text(title, MAX_TITLE) if title else None
 
 
 def site_link(value: object, base: str) -> str | None:

@@ -17,7 +17,9 @@ from feedtool.errors import ExtractError
 from feedtool.model import UNTITLED, Extracted, Fetched, RawItem
 from feedtool.normalize import (
     MAX_ITEMS_PER_PAGE,
+    MAX_TITLE,
     canonical_link,
+    cut_text,
     html_to_text,
     parse_iso,
     sanitize_html,
@@ -82,12 +84,17 @@ def parse(fetched: Fetched) -> Extracted:
         )
     return Extracted(
         items=tuple(_item(entry, fetched.url) for entry in objects[:MAX_ITEMS_PER_PAGE]),
-        title=nonblank(feed.get("title")),
+        title=_feed_title(nonblank(feed.get("title"))),
         # republished as every output's site link: only http(s), never javascript: or data:
         site_url=safe_url(_absolute(nonblank(feed.get("home_page_url")), fetched.url)),
         skipped=len(entries) - len(objects),
         from_feed=True,
     )
+
+
+def _feed_title(title: str | None) -> str | None:
+    """The feed's own title, cut to MAX_TITLE: it heads every published file."""
+    return cut_text(title, MAX_TITLE) if title else None
 
 
 def _absolute(url: str | None, base: str) -> str | None:

@@ -230,7 +230,10 @@ def enrich(
         except Exception:  # an odd page must not fail its source: the listing's data stands
             logger.warning("%s: full text not read", item.link, exc_info=True)
             return item
-        content = _without_title(normalize.sanitize_html(article.content, fetched.url), item.title)
+        body = (
+            normalize.cut_html(article.content, normalize.MAX_CONTENT) if article.content else None
+        )
+        content = _without_title(normalize.sanitize_html(body, fetched.url), item.title)
         if item.date_inferred and article.published is not None:
             item = replace(item, published=article.published, date_inferred=False)
         return replace(item, content=content or item.content)

@@ -20,6 +20,7 @@ from feedtool import normalize
 from feedtool.cli import main
 from feedtool.errors import ExtractError
 from feedtool.extract import feed, jsonfeed
+from feedtool.extract.html import Page
 from feedtool.health import Alert
 from feedtool.model import Fetched, NotifyTarget, RawItem, Source, Validators
 from feedtool.notify import plan_alert
@@ -261,6 +262,8 @@ def test_a_feeds_own_huge_title_is_cut() -> None:
     doc = {"version": "https://jsonfeed.org/version/1.1", "title": "t " * 500_000, "items": []}
     parsed = jsonfeed.parse(fetched(json.dumps(doc).encode(), "application/feed+json"))
     assert len(parsed.title or "") <= 1000
+    page = Page(f"<html><head><title>{'t ' * 500_000}</title></head></html>", "http://x.org/")
+    assert len(page.title or "") <= 1000
 
 
 def test_a_feed_with_too_many_entries_reads_the_first_1000() -> None:

@@ -22,6 +22,7 @@ from cssselect.parser import CombinedSelector
 
 from feedtool.errors import ExtractError
 from feedtool.model import FEED_TYPES, Extracted, Paginate, RawItem, Selectors
+from feedtool.normalize import MAX_TITLE, cut_text
 from feedtool.textcodec import decode
 from feedtool.urls import join
 
@@ -283,14 +284,15 @@ class Page:
 
     @property
     def title(self) -> str | None:
+        """The site's name or the page's title, cut to MAX_TITLE: it heads every feed file."""
         og = self._meta("og:site_name")
         if og is None:
             og = self._meta("og:title")
         if og is not None and og.get("content"):
-            return str(og.get("content")).strip()
+            return cut_text(str(og.get("content")).strip(), MAX_TITLE)
         title = self.root.find(".//title")
         if title is not None and len(title) == 0 and title.text:
-            return str(title.text).strip()
+            return cut_text(str(title.text).strip(), MAX_TITLE)
         return None
 
     def _meta(self, prop: str) -> lxml.html.HtmlElement | None:

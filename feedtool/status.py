@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from feedtool.model import Config, Selectors, Source
+from feedtool.scheduler import due_at
 from feedtool.store import Outbox, OutboxSummary, SourceState, Store
 from feedtool.terminal import printable
 
@@ -14,6 +15,7 @@ COLUMNS = (
     "SOURCE",
     "STATE",
     "CHECKED (UTC)",
+    "NEXT CHECK (UTC)",
     "SUCCEEDED (UTC)",
     "HAD ITEMS (UTC)",
     "ITEMS",
@@ -23,19 +25,23 @@ COLUMNS = (
 
 
 def rows(config: Config, store: Store | None) -> list[tuple[str, ...]]:
-    """The status table, one row per configured source (all "new" without a database)."""
+    """The status table, one row per configured source (all "new" without a database).
+
+    NEXT CHECK is when `run` or the daemon checks it next ("now": never checked, due).
+    """
     states = {state.id: state for state in store.sources()} if store else {}
     table: list[tuple[str, ...]] = []
     for source in config.sources:
         state = states.get(source.id)
         if state is None:
-            table.append((source.id, "new", "-", "-", "-", "0", "0", ""))
+            table.append((source.id, "new", "-", "now", "-", "-", "0", "0", ""))
             continue
         table.append(
             (
                 source.id,
                 state_of(state),
                 _when(state.last_check),
+                _when(due_at(source, state), unset="now"),
                 _when(state.last_success),
                 _when(state.last_items_at),
                 str(state.item_count),
@@ -79,8 +85,8 @@ def state_of(state: SourceState) -> str:
     return "ok"
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+def _when(value: datetime | None, unset: str = "-") -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else unset
 
 
 def print_status(config: Config) -> int:
@@ -106,25 +112,3 @@ def print_status(config: Config) -> int:
         for source_id, selectors in healing:
             print(f"\n{source_id}: `feedtool heal {source_id}` pins\n{select_block(selectors)}")
     return 0
-
-
-# --- the next check ----------------------------------------------------------------------------
-# Appended rather than woven into rows() above while that is being worked on: the same table
-# with a NEXT CHECK column after CHECKED, from scheduler.due_at ("now": never checked, due).
-
-_rows_without_next_check = rows
-
-
-def rows(config: Config, store: Store | None) -> list[tuple[str, ...]]:  # type: ignore[no-redef]
-    """The status table with when each source is next due (UTC)."""
-    from feedtool.scheduler import due_at
-
-    states = {state.id: state for state in store.sources(counts=False)} if store else {}
-    due = [due_at(source, states.get(source.id)) for source in config.sources]
-    return [
-        (*row[:3], _when(when) if when else "now", *row[3:])
-        for row, when in zip(_rows_without_next_check(config, store), due, strict=True)
-    ]
-
-
-COLUMNS = (*COLUMNS[:3], "NEXT CHECK (UTC)", *COLUMNS[3:])  # type: ignore[assignment]

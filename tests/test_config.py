@@ -192,7 +192,7 @@ def test_every_command_and_option_in_the_readme_exists(
 ) -> None:
     """The README's command table is executed against the real parser."""
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `feedtool (\w+)([^`]*)` \|", readme, flags=re.MULTILINE)
+    rows = re.findall(r"^\| `feedtool ([\w-]+)([^`]*)` \|", readme, flags=re.MULTILINE)
     assert {command for command, _ in rows} >= {
         "run", "daemon", "preview", "serve", "status", "opml", "demo", "snapshot", "check"
     }  # fmt: skip

@@ -272,15 +272,7 @@ class Daemon:
             logger.exception("daemon: job failed")
 
     def _deliver(self, store: Store) -> None:
-
-        delivery = deliver(self.config, store, self.clock)
-        if delivery.sent or delivery.failed or delivery.dropped:
-            logger.info(
-                "notifications: %d sent, %d failed, %d dropped",
-                delivery.sent,
-                delivery.failed,
-                delivery.dropped,
-            )
+        deliver(self.config, store, self.clock)
 
     def _heartbeat(self) -> None:
         path = self.config.settings.state_dir / HEARTBEAT

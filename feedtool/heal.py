@@ -11,13 +11,10 @@ layout, and checks that the result still loads before it replaces the file.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
-import tomllib
 from pathlib import Path
 from typing import Any
 
-from feedtool import config
+from feedtool import config, configedit
 from feedtool.errors import ConfigError, FeedtoolError
 from feedtool.model import Selectors, Source
 from feedtool.store import SourceState, Store
@@ -70,8 +67,7 @@ def pin(path: Path, source_id: str, selectors: Selectors) -> None:
     """
     import tomlkit
 
-    text = path.read_bytes().decode("utf-8-sig")
-    document = tomlkit.parse(text)
+    document = configedit.read(path)
     table = next(
         (t for t in document.get("sources", []) if t.get("id") == source_id),
         None,
@@ -87,23 +83,4 @@ def pin(path: Path, source_id: str, selectors: Selectors) -> None:
     for key, value in values.items():
         if select.get(key) != value:
             select[key] = value
-    result = tomlkit.dumps(document)
-    config.parse(tomllib.loads(result), path, secrets=False)  # what we write must load
-    _replace(path, result)
-
-
-def _replace(path: Path, text: str) -> None:
-    """Write beside the file and rename over it, keeping its permissions."""
-    mode = path.stat().st_mode & 0o777
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as tmp:
-        try:
-            tmp.write(text)
-            tmp.flush()
-            os.fchmod(tmp.fileno(), mode)
-            os.fsync(tmp.fileno())
-            os.replace(tmp.name, path)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
+    configedit.write(path, document)  # only what loads as a config is written

@@ -262,7 +262,15 @@ def run_all(
         results = runner.run(
             chosen, due_only=not (force or only), on_start=on_start, on_result=on_result
         )
-        delivery = deliver(config, runner.store, clock)
+        deliver(config, runner.store, clock)
+    return results
+
+
+def deliver(config: Config, store: Store, clock: Clock = utc_now) -> notify.Delivery:
+    """Send what the notification outbox holds for the configured targets; log the counts."""
+    delivery = notify.deliver(
+        Outbox(store), config.notify, now=clock(), max_age=config.settings.notify_max_age
+    )
     if delivery.sent or delivery.failed or delivery.dropped:
         logger.info(
             "notifications: %d sent, %d failed, %d dropped",
@@ -270,14 +278,7 @@ def run_all(
             delivery.failed,
             delivery.dropped,
         )
-    return results
-
-
-def deliver(config: Config, store: Store, clock: Clock = utc_now) -> notify.Delivery:
-    """Send what the notification outbox holds for the configured targets."""
-    return notify.deliver(
-        Outbox(store), config.notify, now=clock(), max_age=config.settings.notify_max_age
-    )
+    return delivery
 
 
 def run_source(source: Source, context: Context, state: SourceState | None) -> SourceResult:

@@ -28,7 +28,30 @@ class Response:
     delay: float = 0.0  # seconds before answering
 
 
-class Site:
+class LocalServer:
+    """An HTTP server on 127.0.0.1 (a free port) answering with `handler` on a daemon thread;
+    `close()` stops it. The test servers below build on it."""
+
+    def __init__(
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer,
+    ) -> None:
+        self.server = server_class(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Site(LocalServer):
     """A tiny web site whose pages tests change between runs; it records every request."""
 
     def __init__(self) -> None:
@@ -75,13 +98,7 @@ class Site:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        super().__init__(Handler)
 
     def page(self, path: str, body: str | bytes, **kwargs: object) -> str:
         data = body.encode() if isinstance(body, str) else body
@@ -90,10 +107,6 @@ class Site:
 
     def hits(self, path: str) -> list[dict[str, str]]:
         return [headers for p, headers in self.requests if p == path]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -179,7 +192,7 @@ class Post:
     status: int
 
 
-class Webhook:
+class Webhook(LocalServer):
     """A notification endpoint: records every POST's JSON body (Apprise's `json://` posts
     {"version", "title", "message", "type"}), answers `status` after `delay` seconds."""
 
@@ -221,13 +234,8 @@ class Webhook:
             def handle_error(self, request: object, client_address: object) -> None:
                 pass  # a client killed mid-request is part of the tests, not an error
 
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_port
+        super().__init__(Handler, Server)
         self.url = f"json://127.0.0.1:{self.port}/hook"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
 
     def target(self, path: str = "/hook", userinfo: str = "") -> str:
         """The Apprise URL of this endpoint at `path`, with optional `user:password@`."""
@@ -250,10 +258,6 @@ class Webhook:
                     return True
             time.sleep(0.02)
         return False
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

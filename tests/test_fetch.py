@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 import time
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -19,7 +18,7 @@ from feedtool.errors import ExtractError, FetchError
 from feedtool.extract.html import Page, decode
 from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, NotModified, Validators
-from tests.conftest import Site
+from tests.conftest import LocalServer, Site
 
 RUSSIAN_TITLE = "Новости Организации Договора о коллективной безопасности"
 
@@ -366,7 +365,7 @@ def test_fresh_for_comes_from_cache_control_or_expires(
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
-class Proxy:
+class Proxy(LocalServer):
     """A forwarding HTTP proxy that answers every request itself, recording the URLs asked for;
     `redirect_to` makes it answer 302 to that URL instead. It refuses every CONNECT (https)."""
 
@@ -401,17 +400,7 @@ class Proxy:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture

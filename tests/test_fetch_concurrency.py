@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from feedtool.errors import FetchError, Interrupted
 from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, NotModified, Settings, Validators
-from tests.conftest import Site
+from tests.conftest import LocalServer, Site
 
 Answer = Callable[[socket.socket, threading.Event], None]
 
@@ -76,7 +76,7 @@ def hang(conn: socket.socket, done: threading.Event) -> None:
 Respond = Callable[[BaseHTTPRequestHandler], tuple[int, dict[str, str], bytes]]
 
 
-class KeepAliveServer:
+class KeepAliveServer(LocalServer):
     """An HTTP/1.1 server that keeps connections open and counts them; it records how many
     requests were in flight at once and when each started. `respond` makes each answer."""
 
@@ -121,17 +121,8 @@ class KeepAliveServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/news/"
-        self._thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url += "/news/"
 
 
 @contextlib.contextmanager

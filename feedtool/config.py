@@ -247,6 +247,9 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
     t = _Table(data, "settings")
     base_url = t.get("base_url", str, "http://localhost:8080/")
     _check_url(base_url, t.at("base_url"))
+    hub = t.optional("hub", str)
+    if hub is not None:
+        _check_url(hub, t.at("hub"))
     settings = Settings(
         state_dir=_directory(t.get("state_dir", str, "state"), folder),
         output_dir=_directory(t.get("output_dir", str, "public"), folder),
@@ -262,6 +265,7 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
         host_connections=t.positive("host_connections", 2),
         host_spacing=t.get("host_spacing", float, 0.0),
         allow_private_addresses=t.get("allow_private_addresses", bool, True),
+        hub=hub,
     )
     if not 0 < settings.timeout <= 3600:
         raise _Problem(t.at("timeout"), "must be between 0 and 3600 seconds")

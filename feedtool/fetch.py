@@ -166,6 +166,34 @@ class HttpFetcher:
                     raise Interrupted("stopped") from None
         raise AssertionError("unreachable")
 
+    def post_form(self, url: str, data: Mapping[str, str]) -> int:
+        """POST `data` form-encoded to `url` (a WebSub hub's ping); the 2xx status answered.
+
+        What get() promises holds here too: the address policy, the proxies, the host's slot,
+        the deadline and `stop`. But one attempt only, and no redirect followed (requests
+        would turn it into a GET): a ping is news of one moment, and the next change sends
+        another. Raises FetchError with a one-line reason, Interrupted once `stop` is set.
+        """
+        with self._gate.slot(_host_key(url)), self._watchdog.guard(self.deadline) as guard:
+            try:
+                response = self.session.post(
+                    url,
+                    data=data,
+                    timeout=(min(CONNECT_TIMEOUT, self.deadline), self.timeout),
+                    stream=True,
+                    allow_redirects=False,
+                    proxies=self._routes.proxies_for(url),
+                )
+            except requests.exceptions.RequestException as e:
+                guard.check()
+                raise FetchError(_describe(e)) from e
+            with response:
+                _release(response)
+            guard.check()
+        if not 200 <= response.status_code < 300:
+            raise FetchError(f"HTTP {response.status_code} {response.reason}")
+        return response.status_code
+
     def _get_once(self, url: str, headers: dict[str, str]) -> Fetched | NotModified:
         """One attempt under the watchdog: what it cut off fails as such, whatever the symptom
         (a closed connection, or a body without Content-Length that seemed to end)."""

@@ -18,6 +18,7 @@ base_url   = "http://localhost:8080/"   # where output_dir is served (`feedtool 
 max_items  = 50                         # entries in each published feed
 # timeout = 20                          # seconds to wait for a server
 # allow_private_addresses = true        # false: never connect to loopback/private addresses
+# hub = "https://websub.example.org/"   # a WebSub hub, told at once when a feed changes
 
 # A news listing without a feed: items are detected automatically,
 # or pinned with CSS selectors (`feedtool preview URL` prints them).

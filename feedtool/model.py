@@ -112,6 +112,7 @@ class Settings:
     host_spacing: float = 0.0  # seconds between the starts of two requests to one host
     # False: refuse loopback, private, multicast and reserved addresses too (link-local: always)
     allow_private_addresses: bool = True
+    hub: str | None = None  # a WebSub hub: linked from every feed, pinged when one changes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,6 +192,28 @@ class RawItem:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SiteMeta:
+    """What a page or feed says about its site, republished as the feeds' metadata.
+
+    Each value is already clean (see extract.meta): a BCP 47 tag, absolute http(s) URLs.
+    """
+
+    language: str | None = None  # "ru", "en-US"
+    icon: str | None = None  # small and square: a favicon
+    logo: str | None = None  # larger: og:image, an RSS <image>, an Atom <logo>
+    site_name: str | None = None  # og:site_name
+
+    def or_else(self, other: SiteMeta) -> SiteMeta:
+        """These values, each missing one taken from `other` (a feed's, then its page's)."""
+        return SiteMeta(
+            language=self.language or other.language,
+            icon=self.icon or other.icon,
+            logo=self.logo or other.logo,
+            site_name=self.site_name or other.site_name,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Extracted:
     """What one page or feed document yielded."""
 
@@ -206,6 +229,7 @@ class Extracted:
     # fields whose selector matched in no item, where a fallback hides it (a title falls back
     # to the link's text): a typo must still be reported
     unmatched: tuple[str, ...] = ()
+    meta: SiteMeta = field(default_factory=SiteMeta)  # language, icon, logo, site name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

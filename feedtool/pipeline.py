@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from feedtool import health, notify
+from feedtool import health, notify, websub
 from feedtool.errors import (
     EmptyPageError,
     FeedtoolError,
@@ -50,6 +50,7 @@ from feedtool.model import (
     Queued,
     Selectors,
     Settings,
+    SiteMeta,
     Source,
     SourceResult,
     Status,
@@ -58,6 +59,7 @@ from feedtool.model import (
 )
 from feedtool.scheduler import is_due
 from feedtool.store import KEEP, Keep, Outbox, SourceState, Store
+from feedtool.urls import feed_url
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +116,10 @@ class Context:
     # without fsync and their source ids collected, for one sync of the disk after the run
     # (a feed file per source costs ~3 fsyncs otherwise, the bulk of a cold run's time).
     unsynced: list[str] | None = None
+    hub: websub.Hub | None = None  # told of every feed file that changed
+    # With `unsynced`: the public URLs of the files that changed, for the hub once synced
+    # (a subscriber the hub sends there must find them); None: told at once, as written.
+    announce: list[str] | None = None
 
 
 class _Serialized:
@@ -164,6 +170,7 @@ class Runner:
             targets=config.notify,
             clock=clock,
             offload=self.offload,
+            hub=websub.Hub(settings.hub, self.fetcher.post_form) if settings.hub else None,
         )
 
     def __enter__(self) -> Runner:
@@ -211,7 +218,7 @@ class Runner:
             sources = [s for s in sources if is_due(s, states.get(s.id), now)]
         if on_start is not None:
             on_start(sources)
-        context = replace(self.context, unsynced=[])
+        context = replace(self.context, unsynced=[], announce=[])
         futures = {
             self._threads.submit(self._check, source, context): i
             for i, source in enumerate(sources)
@@ -234,7 +241,8 @@ class Runner:
 
 
 def _settle(context: Context) -> None:
-    """Flush the feeds written without fsync, then record them as published.
+    """Flush the feeds written without fsync, record them as published, then tell the hub
+    which of them changed.
 
     Until then their sources stay "unpublished" in state, so a crash before the flush means
     the next run writes them again, even if the server answers 304.
@@ -244,6 +252,8 @@ def _settle(context: Context) -> None:
     os.sync()
     for source_id in context.unsynced:
         context.store.mark_published(source_id)
+    if context.hub is not None and context.announce:
+        context.hub.ping(context.announce)
 
 
 def run_all(
@@ -367,7 +377,9 @@ def _hold(now: datetime, seconds: float | None) -> datetime | None:
 
 def _config_digest(source: Source, settings: Settings) -> str:
     """The config a source's extraction and feeds depend on."""
-    published = (settings.base_url, settings.max_items)
+    published: tuple[object, ...] = (settings.base_url, settings.max_items)
+    if settings.hub:  # only when set: a config without one keeps the digests it had
+        published += (settings.hub,)
     return hashlib.sha256(repr((source, published)).encode()).hexdigest()[:16]
 
 
@@ -465,6 +477,7 @@ class _SourceRun:
             validators=first.validators,
             title=extracted.title,
             site_url=extracted.site_url,
+            meta=extracted.meta,
             warning=warning,
             health=self.health,
             notifications=lambda changes: self._plan(feed_title, changes),
@@ -482,10 +495,11 @@ class _SourceRun:
             or config_changed
             or state is None
             or state.unpublished
-            or (state.title, state.site_url) != (extracted.title, extracted.site_url)
+            or (state.title, state.site_url, state.meta)
+            != (extracted.title, extracted.site_url, extracted.meta)
             or self._files_missing()
         ):
-            self._publish(feed_title, extracted.site_url)
+            self._publish(feed_title, extracted.site_url, extracted.meta)
         return SourceResult(
             source_id=self.source.id,
             status=Status.OK,
@@ -601,7 +615,10 @@ class _SourceRun:
         )
         if self._files_missing() or (self.state is not None and self.state.unpublished):
             # a 304 must not leave stored changes unpublished
-            self._publish(feed_title, self.state.site_url if self.state else None)
+            state = self.state
+            self._publish(
+                feed_title, state.site_url if state else None, state.meta if state else SiteMeta()
+            )
         return SourceResult(source_id=self.source.id, status=Status.NOT_MODIFIED)
 
     def _learned(self, extracted: Extracted) -> Selectors | Keep | None:
@@ -677,28 +694,41 @@ class _SourceRun:
             delay=self.context.settings.host_delay,
         )
 
-    def _publish(self, feed_title: str, site_url: str | None) -> None:
+    def _publish(self, feed_title: str, site_url: str | None, meta: SiteMeta) -> None:
         from feedtool import publish  # feedgen: only for feeds that changed
 
         settings = self.context.settings
-        site = site_url or self.source.url  # a feed's own website, else the watched page
-        feed = publish.FeedInfo(id=self.source.id, title=feed_title, site_url=site)
+        feed = publish.FeedInfo(
+            id=self.source.id,
+            title=feed_title,
+            site_url=site_url or self.source.url,  # a feed's own website, else the watched page
+            language=meta.language,
+            icon=meta.icon,
+            logo=meta.logo,
+            site_name=meta.site_name,
+            hub=settings.hub,
+        )
         items = self.store.items(self.source.id, settings.max_items)
         unsynced = self.context.unsynced
         arguments = (feed, items, settings.output_dir, settings.base_url, unsynced is None)
         pool = self.context.offload.started
         try:
             if pool is None:
-                publish.write_feeds(*arguments)
+                changed = publish.write_feeds(*arguments)
             else:
-                pool.submit(publish.write_feeds, *arguments).result()
+                changed = pool.submit(publish.write_feeds, *arguments).result()
         except OSError as e:
             reason = e.strerror or str(e)
             raise PublishError(f"cannot write feeds in {settings.output_dir}: {reason}") from e
+        topics = [feed_url(settings.base_url, self.source.id, suffix) for suffix in changed]
         if unsynced is None:
             self.store.mark_published(self.source.id)
+            if self.context.hub is not None and topics:  # written durably: tell the hub now
+                self.context.hub.ping(topics)
         else:
             unsynced.append(self.source.id)
+            if self.context.announce is not None:
+                self.context.announce.extend(topics)
 
 
 def log_result(result: SourceResult) -> None:

@@ -7,6 +7,9 @@ Times as published (see `_times`): items with a date but no time, which are midn
 day in state, are spread over the day's first seconds in page order, so readers that sort by
 date keep the page's order; and no two entries of a feed share an `updated` (the W3C validator
 warns of DuplicateUpdated). Neither moves an item to another calendar day.
+
+The head of each feed carries what readers show of it (see FeedInfo): the site's language,
+icon and logo, the site as the feed's author, and the WebSub hub to subscribe through.
 """
 
 from __future__ import annotations
@@ -16,18 +19,20 @@ import os
 import tempfile
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from itertools import chain
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
 
 from feedtool import PROJECT_URL, __version__
 from feedtool.model import SUFFIXES, UNTITLED, StoredItem
 from feedtool.normalize import html_to_text, strip_forbidden
-from feedtool.urls import safe_url
+from feedtool.urls import feed_url, safe_url
 
 # `updated` of a feed without entries: the data holds no time, and "now" would change the
 # bytes on every run. Any fixed value is valid Atom; the Unix epoch reads as "never".
@@ -42,6 +47,11 @@ class FeedInfo:
     id: str  # source id, [a-z0-9-]+, names the files
     title: str  # feed title
     site_url: str  # the page/site the feed is about (alternate link)
+    language: str | None = None  # BCP 47: Atom xml:lang, RSS <language>, JSON Feed language
+    icon: str | None = None  # small square image: Atom <icon>, JSON Feed favicon
+    logo: str | None = None  # larger image: Atom <logo>, JSON Feed icon; RSS <image> (or icon)
+    site_name: str | None = None  # the site's own name, for the feed's author
+    hub: str | None = None  # a WebSub hub: rel="hub" links, JSON Feed hubs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,8 +73,15 @@ def render(feed: FeedInfo, items: Sequence[StoredItem], base_url: str) -> dict[s
     `items` are already ordered newest first and truncated by the caller; keep that order.
     """
     base = base_url if base_url.endswith("/") else base_url + "/"
-    feed = FeedInfo(id=feed.id, title=feed.title, site_url=safe_url(feed.site_url) or base)
-    urls = {suffix: f"{base}{feed.id}{suffix}" for suffix in SUFFIXES}
+    # Every URL is republished where readers open or load it: http(s) or nothing.
+    feed = replace(
+        feed,
+        site_url=safe_url(feed.site_url) or base,
+        icon=safe_url(feed.icon),
+        logo=safe_url(feed.logo),
+        hub=safe_url(feed.hub),
+    )
+    urls = {suffix: feed_url(base, feed.id, suffix) for suffix in SUFFIXES}
     entries = [
         _entry(item, feed.id, published, updated)
         for item, (published, updated) in zip(items, _times(items), strict=True)
@@ -72,7 +89,9 @@ def render(feed: FeedInfo, items: Sequence[StoredItem], base_url: str) -> dict[s
     updated = max((entry.updated for entry in entries), default=EMPTY_FEED_UPDATED)
     return {
         ".atom.xml": _generator(feed, entries, urls[".atom.xml"], updated).atom_str(pretty=True),
-        ".rss.xml": _generator(feed, entries, urls[".rss.xml"], updated).rss_str(pretty=True),
+        ".rss.xml": _generator(feed, entries, urls[".rss.xml"], updated, rss=True).rss_str(
+            pretty=True
+        ),
         ".json": _json_feed(feed, entries, urls[".json"]),
     }
 
@@ -83,15 +102,16 @@ def write_feeds(
     output_dir: Path,
     base_url: str,
     durable: bool = True,
-) -> bool:
-    """Render and write <output_dir>/<id><suffix>; return True if any file changed.
+) -> list[str]:
+    """Render and write <output_dir>/<id><suffix>; return the suffixes of the files that
+    changed (empty: none did), whose readers a WebSub hub is to tell.
 
     Files whose bytes would not change are left alone so their mtime (and any HTTP
     Last-Modified derived from it) stays put. Creates output_dir. `durable=False` skips the
     fsync of each file, for a caller that syncs the disk once after writing many.
     """
     output_dir.mkdir(parents=True, exist_ok=True)
-    changed = False
+    changed = []
     for suffix, data in render(feed, items, base_url).items():
         path = output_dir / f"{feed.id}{suffix}"
         try:
@@ -100,7 +120,7 @@ def write_feeds(
         except FileNotFoundError:
             pass
         _replace_atomically(path, data, durable)
-        changed = True
+        changed.append(suffix)
     return changed
 
 
@@ -199,22 +219,64 @@ def _entry(item: StoredItem, feed_id: str, published: datetime, updated: datetim
 
 
 def _generator(
-    feed: FeedInfo, entries: Sequence[_Entry], self_url: str, updated: datetime
+    feed: FeedInfo, entries: Sequence[_Entry], self_url: str, updated: datetime, rss: bool = False
 ) -> FeedGenerator:
     """Build the feedgen object for one XML format (its self link differs per format)."""
     fg = FeedGenerator()
     fg.id(self_url)
     fg.title(_xml_safe(feed.title))
     fg.subtitle(_xml_safe(feed.title))  # RSS requires a channel description
-    fg.author(name=_xml_safe(feed.title))  # Atom requires an author (RFC 4287 4.1.1)
+    # Atom requires an author (RFC 4287 4.1.1); RSS gets none: its authors are email addresses.
+    fg.author(name=author_name(feed))
+    if feed.language:
+        fg.language(feed.language)  # Atom xml:lang on <feed>, which its text inherits
     fg.generator("feedtool", version=__version__, uri=PROJECT_URL)
     fg.updated(updated)  # also RSS lastBuildDate; feedgen's default is now
-    # Self first: the RSS channel <link> is the last link() call's href.
+    # Self first, the site last: the RSS channel <link> is the last link() call's href.
     fg.link(href=self_url, rel="self", type=_media_type(self_url))
+    if feed.hub:
+        fg.link(href=feed.hub, rel="hub")
+        if rss:  # feedgen writes only the self link into an RSS channel
+            fg.register_extension("websub", _RssHub, atom=False, rss=True)
+            fg.websub.hub = feed.hub
     fg.link(href=_xml_safe(feed.site_url), rel="alternate")
+    if rss:
+        if feed.logo or feed.icon:  # <image> takes the channel's title and link, as it must
+            fg.image(url=feed.logo or feed.icon)
+    else:
+        if feed.icon:
+            fg.icon(feed.icon)
+        if feed.logo:
+            fg.logo(feed.logo)
     for entry in entries:
         _add_entry(fg.add_entry(order="append"), entry)
     return fg
+
+
+def author_name(feed: FeedInfo) -> str:
+    """Who a feed is by: the site's own name, else its host; never the feed's title.
+
+    Readers put the two together: rss2email sends a feed's items from "<title>: <author>",
+    which read "CSTO news: CSTO news" while the author was the title. A site name equal to
+    the title (og:site_name is a page's default title) says nothing more, so the host it is.
+    """
+    name = _xml_safe(feed.site_name or "").strip()
+    if name and name.casefold() != _xml_safe(feed.title).strip().casefold():
+        return name
+    return urlsplit(feed.site_url).hostname or _xml_safe(feed.title)
+
+
+class _RssHub(BaseExtension):  # type: ignore[misc]
+    """Adds <atom:link rel="hub"> after the channel's self link: feedgen's RSS has no hub."""
+
+    hub = ""
+
+    def extend_rss(self, feed: Any) -> Any:
+        channel = feed.find("channel")
+        self_link = channel.find("{http://www.w3.org/2005/Atom}link")
+        hub = self_link.makeelement(self_link.tag, {"href": self.hub, "rel": "hub"})
+        self_link.addnext(hub)
+        return feed
 
 
 def _media_type(self_url: str) -> str:
@@ -238,15 +300,23 @@ def _add_entry(fe: FeedEntry, entry: _Entry) -> None:
         fe.content(entry.summary or "", type="html")
 
 
-def _json_feed(feed: FeedInfo, entries: Sequence[_Entry], feed_url: str) -> bytes:
-    document = {
+def _json_feed(feed: FeedInfo, entries: Sequence[_Entry], self_url: str) -> bytes:
+    document: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": _xml_safe(feed.title),
         "home_page_url": feed.site_url,
-        "feed_url": feed_url,
-        "authors": [{"name": _xml_safe(feed.title)}],
-        "items": [_json_item(entry) for entry in entries],
+        "feed_url": self_url,
     }
+    if feed.logo:
+        document["icon"] = feed.logo  # JSON Feed's icon is the large one
+    if feed.icon:
+        document["favicon"] = feed.icon
+    if feed.language:
+        document["language"] = feed.language
+    document["authors"] = [{"name": author_name(feed)}]
+    if feed.hub:
+        document["hubs"] = [{"type": "WebSub", "url": feed.hub}]
+    document["items"] = [_json_item(entry) for entry in entries]
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 

@@ -33,6 +33,7 @@ from feedtool.model import (
     Pending,
     Queued,
     Selectors,
+    SiteMeta,
     Source,
     StoredItem,
     Validators,
@@ -130,6 +131,14 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE sources ADD COLUMN proposal TEXT;
     ALTER TABLE sources ADD COLUMN healed TEXT;
     """,
+    # What the page or feed said of its site (model.SiteMeta), republished in every feed's
+    # head: kept so that a run answered 304 publishes it too.
+    """
+    ALTER TABLE sources ADD COLUMN language TEXT;
+    ALTER TABLE sources ADD COLUMN icon TEXT;
+    ALTER TABLE sources ADD COLUMN logo TEXT;
+    ALTER TABLE sources ADD COLUMN site_name TEXT;
+    """,
 )
 
 # Tombstones kept per source, as a multiple of its keep_items (see Store._prune).
@@ -184,6 +193,7 @@ class SourceState:
     )  # field fill rates of the last run with items, degraded fields
     proposal: Selectors | None = None  # what detection found after the selectors broke
     healed: Healed | None = None  # detected selectors used instead of the configured ones
+    meta: SiteMeta = field(default_factory=SiteMeta)  # what the last page or feed read said
 
 
 class Store:
@@ -423,6 +433,7 @@ class Store:
         validators: Validators,
         title: str | None,
         site_url: str | None = None,
+        meta: SiteMeta | None = None,
         warning: str | None = None,
         health: Health | None = None,
         notifications: Callable[[Changes], Sequence[Queued]] | None = None,
@@ -440,7 +451,8 @@ class Store:
         Then the source is pruned to its newest `source.keep_items` items (see _prune); a pruned
         key that shows up again counts as seen: neither new nor updated.
 
-        `not_before`: the earliest next check the server asked for; None clears it.
+        `meta`: what the page or feed said of its site (None: nothing), replacing what it said
+        before. `not_before`: the earliest next check the server asked for; None clears it.
         `learned`: the selectors automatic detection found, to remember; None forgets them (the
         source has selectors of its own now, or is a feed); KEEP, the default, leaves them.
         `fields`: the source's field health after this run; `healed`: the detected selectors
@@ -480,14 +492,20 @@ class Store:
             changes = Changes(
                 new=tuple(new), updated=tuple(updated), seen=seen, first_run=first_run
             )
+            meta = meta or SiteMeta()
             self.db.execute(
-                "UPDATE sources SET title = ?, site_url = ?, last_check = ?,"
+                "UPDATE sources SET title = ?, site_url = ?, language = ?, icon = ?, logo = ?,"
+                " site_name = ?, last_check = ?,"
                 " last_success = ?, last_error = NULL, warning = ?, failures = 0,"
                 " new_last_run = ?, initialized = 1, unpublished = 1, not_before = ?,"
                 " last_items_at = CASE WHEN ? THEN ? ELSE last_items_at END WHERE id = ?",
                 (
                     title,
                     site_url,
+                    meta.language,
+                    meta.icon,
+                    meta.logo,
+                    meta.site_name,
                     utc_text(now),
                     utc_text(now),
                     warning,
@@ -728,6 +746,12 @@ def _source_state(row: sqlite3.Row) -> SourceState:
         fields=_fields(row["fields"]),
         proposal=_selectors(row["proposal"]),
         healed=_healed(row["healed"]),
+        meta=SiteMeta(
+            language=row["language"],
+            icon=row["icon"],
+            logo=row["logo"],
+            site_name=row["site_name"],
+        ),
     )
 
 

@@ -43,6 +43,11 @@ def _join_or_keep(base: str, url: str) -> str:
     return join(base, url.strip()) or url
 
 
+def feed_url(base_url: str, feed_id: str, suffix: str) -> str:
+    """Where a published file is served: its self link, and the topic a WebSub hub hears of."""
+    return f"{base_url if base_url.endswith('/') else base_url + '/'}{feed_id}{suffix}"
+
+
 # Control characters: a browser drops tabs and newlines anywhere in a URL (so "java\tscript:"
 # is javascript:), and XML forbids the others; leading and trailing spaces go too.
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")

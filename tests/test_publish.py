@@ -82,7 +82,7 @@ def test_atom_document() -> None:
 
     assert parsed.version == "atom10"
     assert parsed.feed.id == "https://feeds.example.net/out/csto-news.atom.xml"
-    assert parsed.feed.author == FEED.title
+    assert parsed.feed.author == "example.org"  # the site, never the feed's title again
     assert timestamp(parsed.feed.updated_parsed) == int(newest.timestamp())
     links = {link.rel: (link.href, link.type) for link in parsed.feed.links}
     assert links == {
@@ -182,7 +182,7 @@ def test_json_feed_has_the_required_fields() -> None:
     assert feed["version"] == "https://jsonfeed.org/version/1.1"
     assert feed["title"] == FEED.title
     assert feed["home_page_url"] == FEED.site_url
-    assert feed["authors"] == [{"name": FEED.title}]
+    assert feed["authors"] == [{"name": "example.org"}]
     for entry, item in zip(feed["items"], items, strict=True):
         assert entry["id"] == expected_id(item)
         assert entry["url"] == item.link
@@ -213,13 +213,13 @@ def test_render_is_deterministic_and_dated_by_the_data() -> None:
 
 def test_write_feeds_leaves_unchanged_files_alone(tmp_path: Path) -> None:
     out = tmp_path / "public" / "feeds"
-    assert write_feeds(FEED, ITEMS, out, BASE_URL) is True
+    assert write_feeds(FEED, ITEMS, out, BASE_URL) == list(SUFFIXES)
     paths = [out / f"csto-news{suffix}" for suffix in SUFFIXES]
     old = 1_000_000_000
     for path in paths:
         os.utime(path, (old, old))
 
-    assert write_feeds(FEED, ITEMS, out, BASE_URL) is False
+    assert write_feeds(FEED, ITEMS, out, BASE_URL) == []
     assert [p.stat().st_mtime for p in paths] == [old] * 3
     assert sorted(out.iterdir()) == sorted(paths)  # no temp files left
     assert all(p.stat().st_mode & 0o777 == 0o644 for p in paths)
@@ -230,7 +230,7 @@ def test_write_feeds_replaces_changed_files(tmp_path: Path) -> None:
     write_feeds(FEED, ITEMS, tmp_path, BASE_URL)
     changed = [make_item(13), *ITEMS[:-1]]
 
-    assert write_feeds(FEED, changed, tmp_path, BASE_URL) is True
+    assert write_feeds(FEED, changed, tmp_path, BASE_URL) == list(SUFFIXES)
     atom = (tmp_path / "csto-news.atom.xml").read_bytes()
     assert atom == render(FEED, changed, BASE_URL)[".atom.xml"]
 

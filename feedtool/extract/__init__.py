@@ -45,8 +45,8 @@ def items(
         extracted = page.extract(source.select, identity=_identity_selector(source))
     elif source.type == "auto" and (advertised := page.advertised_feed()) is not None:
         followed = _advertised(advertised, fetch)
-        if followed is not None:
-            return followed
+        if followed is not None:  # what the feed leaves out of its metadata, the page may say
+            return replace(followed, meta=followed.meta.or_else(page.meta))
         extracted = _detected(page, learned)
     else:
         extracted = _detected(page, learned)
@@ -127,7 +127,11 @@ def detect_items(page: Page) -> Extracted:
 
     detection = detect(page.root, page.url)
     return Extracted(
-        items=detection.items, title=page.title, selectors=detection.selectors, base_url=page.base
+        items=detection.items,
+        title=page.title,
+        selectors=detection.selectors,
+        base_url=page.base,
+        meta=page.meta,
     )
 
 

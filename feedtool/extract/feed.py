@@ -21,7 +21,8 @@ import feedparser
 from feedtool.errors import ExtractError
 from feedtool.extract import jsonfeed
 from feedtool.extract.jsonfeed import fallback_title, nonblank, one_line
-from feedtool.model import FEED_TYPES, Extracted, Fetched, RawItem
+from feedtool.extract.meta import image_url, language_tag
+from feedtool.model import FEED_TYPES, Extracted, Fetched, RawItem, SiteMeta
 from feedtool.normalize import MAX_ITEMS_PER_PAGE, MAX_TITLE, cut_text, html_to_text, usable_date
 from feedtool.urls import join, safe_url
 
@@ -90,6 +91,19 @@ def parse(fetched: Fetched) -> Extracted:
         site_url=site_link(parsed.feed.get("link"), fetched.url),
         warning=f"malformed feed: {problem}" if problem else None,
         from_feed=True,
+        meta=_meta(parsed.feed, fetched.url),
+    )
+
+
+def _meta(feed: feedparser.FeedParserDict, base: str) -> SiteMeta:
+    """The feed's language (RSS <language>, dc:language, Atom xml:lang), its Atom <icon>, and
+    its Atom <logo> or RSS <image>."""
+    image = feed.get("image")
+    rss_image = image.get("href") if isinstance(image, dict) else None
+    return SiteMeta(
+        language=language_tag(feed.get("language")),
+        icon=image_url(base, feed.get("icon")),
+        logo=image_url(base, feed.get("logo")) or image_url(base, rss_image),
     )
 
 

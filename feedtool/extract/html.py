@@ -21,7 +21,8 @@ import lxml.html
 from cssselect.parser import CombinedSelector
 
 from feedtool.errors import ExtractError
-from feedtool.model import FEED_TYPES, Extracted, Paginate, RawItem, Selectors
+from feedtool.extract.meta import image_url, language_tag
+from feedtool.model import FEED_TYPES, Extracted, Paginate, RawItem, Selectors, SiteMeta
 from feedtool.normalize import MAX_TITLE, cut_text
 from feedtool.textcodec import decode
 from feedtool.urls import join
@@ -298,6 +299,52 @@ class Page:
     def _meta(self, prop: str) -> lxml.html.HtmlElement | None:
         return next(iter(self.root.iterfind(f".//meta[@property='{prop}']")), None)
 
+    def _meta_content(self, prop: str) -> str | None:
+        meta = self._meta(prop)
+        if meta is None or meta.get("content") is None:
+            return None
+        return str(meta.get("content")).strip() or None
+
+    @property
+    def meta(self) -> SiteMeta:
+        """What the page says about its site: language, icon, logo (og:image), og:site_name."""
+        name = self._meta_content("og:site_name")
+        return SiteMeta(
+            language=self._language(),
+            icon=self._icon(),
+            logo=image_url(self.base, self._meta_content("og:image")),
+            site_name=cut_text(name, MAX_TITLE) if name else None,
+        )
+
+    def _language(self) -> str | None:
+        """<html lang>, else <meta http-equiv="content-language">, else og:locale: the first
+        that holds a language tag."""
+        declared = (
+            str(meta.get("content"))
+            for meta in self.root.iter("meta")
+            if str(meta.get("http-equiv", "")).strip().lower() == "content-language"
+        )
+        candidates = (
+            self.root.get("lang"),
+            self.root.get("xml:lang"),
+            next(declared, None),
+            self._meta_content("og:locale"),
+        )
+        return next((tag for value in candidates if (tag := language_tag(value))), None)
+
+    def _icon(self) -> str | None:
+        """The first rel="icon" (or "shortcut icon") link, else an apple-touch-icon: a favicon
+        first, as Atom's <icon> is meant to be small."""
+        links = [
+            (str(link.get("rel", "")).lower().split(), link.get("href"))
+            for link in self.root.iter("link")
+        ]
+        for wanted in ({"icon"}, {"apple-touch-icon", "apple-touch-icon-precomposed"}):
+            for rels, href in links:
+                if wanted.intersection(rels) and (url := image_url(self.base, href)):
+                    return url
+        return None
+
     def extract(self, selectors: Selectors, identity: str | None = None) -> Extracted:
         """Items by the source's selectors; those without a title or link are skipped."""
         items: list[RawItem] = []
@@ -323,6 +370,7 @@ class Page:
             skipped=skipped,
             base_url=self.base,
             unmatched=unmatched,
+            meta=self.meta,
         )
 
     def _item(

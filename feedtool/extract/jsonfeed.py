@@ -14,7 +14,8 @@ from typing import Any
 from feedparser.urls import resolve_relative_uris
 
 from feedtool.errors import ExtractError
-from feedtool.model import UNTITLED, Extracted, Fetched, RawItem
+from feedtool.extract.meta import image_url, language_tag
+from feedtool.model import UNTITLED, Extracted, Fetched, RawItem, SiteMeta
 from feedtool.normalize import (
     MAX_ITEMS_PER_PAGE,
     MAX_TITLE,
@@ -89,6 +90,12 @@ def parse(fetched: Fetched) -> Extracted:
         site_url=safe_url(_absolute(nonblank(feed.get("home_page_url")), fetched.url)),
         skipped=len(entries) - len(objects),
         from_feed=True,
+        # JSON Feed's large square `icon` is the nearest to a logo; its `favicon`, an icon
+        meta=SiteMeta(
+            language=language_tag(feed.get("language")),
+            icon=image_url(fetched.url, feed.get("favicon")),
+            logo=image_url(fetched.url, feed.get("icon")),
+        ),
     )
 
 

@@ -59,7 +59,6 @@ from feedtool.model import (
 )
 from feedtool.scheduler import is_due
 from feedtool.store import KEEP, Keep, Outbox, SourceState, Store
-from feedtool.urls import feed_url
 
 logger = logging.getLogger(__name__)
 
@@ -696,6 +695,7 @@ class _SourceRun:
 
     def _publish(self, feed_title: str, site_url: str | None, meta: SiteMeta) -> None:
         from feedtool import publish  # feedgen: only for feeds that changed
+        from feedtool.urls import feed_url  # lxml, likewise
 
         settings = self.context.settings
         feed = publish.FeedInfo(

@@ -365,12 +365,17 @@ def closed_port() -> int:
     return port
 
 
-@pytest.mark.parametrize("failure", ["HTTP 500", "connection refused"])
+@pytest.mark.parametrize("failure", ["HTTP 500", "connection refused", "refused address"])
 def test_a_failing_hub_is_one_warning_and_exit_0(
     site: Site, hub: Hub, tmp_path: Path, capsys: pytest.CaptureFixture[str], failure: str
 ) -> None:
+    """A hub answering 500, a closed port, or one the address policy refuses (link-local)."""
     hub.status = 500
-    url = hub.url if failure == "HTTP 500" else f"http://127.0.0.1:{closed_port()}/hub"
+    url = {
+        "HTTP 500": hub.url,
+        "connection refused": f"http://127.0.0.1:{closed_port()}/hub",
+        "refused address": "http://169.254.169.254/hub",
+    }[failure]
     assert run(hub_config(tmp_path, site, url, ("a", "b"))) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if "WARNING" in line]
     assert len(warnings) == 1

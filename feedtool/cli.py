@@ -329,7 +329,7 @@ def _progress() -> Progress:
 
 def _run(args: argparse.Namespace) -> int:
     from feedtool.lock import AlreadyRunning, exclusive
-    from feedtool.pipeline import run_all
+    from feedtool.runner import run_all
 
     cfg = _load(args)
     _sources(cfg, args.source)

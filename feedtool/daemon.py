@@ -1,7 +1,7 @@
 """`feedtool daemon`: checks each source when it is due, through the pool `run` uses.
 
 The main thread plans: it sleeps until the earliest due time (no polling) and hands due sources
-to a `pipeline.Runner`. The heartbeat and the notification outbox have a thread of their own,
+to a `runner.Runner`. The heartbeat and the notification outbox have a thread of their own,
 so a hung source never stops them.
 """
 
@@ -25,7 +25,8 @@ from feedtool import config
 from feedtool.errors import FeedtoolError, Interrupted, StateError
 from feedtool.lock import AlreadyRunning, exclusive
 from feedtool.model import Config, Source, SourceResult, Status, utc_now
-from feedtool.pipeline import Runner, deliver, log_result
+from feedtool.pipeline import log_result
+from feedtool.runner import Runner, deliver
 from feedtool.scheduler import due_at, jitter
 from feedtool.store import Store
 
@@ -41,7 +42,7 @@ class Daemon:
     Three kinds of threads:
 
     - the main thread plans: it reads every source's state in one query, submits the due
-      ones that are not already being checked to a `pipeline.Runner` (the pool `run` uses),
+      ones that are not already being checked to a `runner.Runner` (the pool `run` uses),
       then sleeps on `wake` until the next due time. Signals and every finished check set
       `wake`, so it neither polls nor misses anything;
     - the runner's workers check sources; a server that never answers holds one worker until

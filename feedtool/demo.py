@@ -22,7 +22,7 @@ import feedparser
 
 from feedtool import config
 from feedtool.model import SUFFIXES, Config, SourceResult
-from feedtool.pipeline import run_all
+from feedtool.runner import run_all
 
 NEW_ITEM = """
   <div class="news-item">

@@ -13,7 +13,7 @@ import feedparser
 
 from feedtool import config
 from feedtool.cli import main
-from feedtool.pipeline import Runner
+from feedtool.runner import Runner
 from tests.conftest import Site, html_source, listing, news_items, write_config
 
 FEEDTOOL = [sys.executable, "-m", "feedtool"]

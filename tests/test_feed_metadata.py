@@ -19,8 +19,8 @@ from feedtool.errors import ConfigError
 from feedtool.extract.html import Page
 from feedtool.extract.meta import language_tag
 from feedtool.model import SiteMeta
-from feedtool.pipeline import Runner
 from feedtool.publish import FeedInfo, render
+from feedtool.runner import Runner
 from tests.conftest import Site, html_source, listing, news_items, write_config
 from tests.feedcheck import ATOM_NS, assert_valid_atom, parse_clean
 

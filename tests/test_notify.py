@@ -21,7 +21,7 @@ import pytest
 
 from feedtool import config as config_module
 from feedtool.cli import main
-from feedtool.pipeline import run_all
+from feedtool.runner import run_all
 from tests.conftest import Site, Webhook, html_source, listing, news_items, write_config
 from tests.feedcheck import parse_clean
 

@@ -85,7 +85,7 @@ def test_same_bytes_without_validators_are_not_parsed_again_unless_the_config_ch
 ) -> None:
     from feedtool import config as config_module
     from feedtool.model import Status
-    from feedtool.pipeline import run_all
+    from feedtool.runner import run_all
 
     site.page("/news/", listing(news_items(3)), etag=False)
     path = write_config(tmp_path, html_source("news", site.url + "/news/"))

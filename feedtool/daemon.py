@@ -24,7 +24,7 @@ import schedule
 from feedtool import config
 from feedtool.errors import FeedtoolError, Interrupted, StateError
 from feedtool.lock import AlreadyRunning, exclusive
-from feedtool.model import Config, Source, SourceResult, Status, utc_now
+from feedtool.model import Config, Source, SourceResult, utc_now
 from feedtool.pipeline import log_result
 from feedtool.runner import Runner, deliver
 from feedtool.scheduler import due_at, jitter
@@ -203,8 +203,7 @@ class Daemon:
                 logger.error("daemon: %s: check failed", source.id, exc_info=e)
             return
         log_result(result)
-        if result.status is not Status.NOT_MODIFIED:  # new items or a health alert, perhaps
-            self._deliver_now.set()
+        self._deliver_now.set()  # new items or a health alert (a 304 may recover), perhaps
 
     def _reload(self, runner: Runner) -> Runner:
         """The new config with a new runner once the checks in progress are over; or, if the

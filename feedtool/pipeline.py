@@ -293,6 +293,18 @@ class _SourceRun:
             items = self._with_fulltext(items)
         feed_title = _title(self.source, self.state, extracted.title)
         fields, warning = self._field_health(extracted)
+        state = self.state
+
+        def feeds_change(changes: Changes) -> bool:
+            return bool(
+                changes.new
+                or changes.updated
+                or config_changed
+                or state is None
+                or (state.title, state.site_url, state.meta)
+                != (extracted.title, extracted.site_url, extracted.meta)
+            )
+
         changes = self.store.apply(
             self.source,
             items,
@@ -304,6 +316,7 @@ class _SourceRun:
             warning=warning,
             health=self.health,
             notifications=lambda changes: self._plan(feed_title, changes),
+            publish=feeds_change,
             not_before=_hold(self.now, first.fresh_for),
             learned=self._learned(extracted),
             fields=fields,
@@ -311,17 +324,7 @@ class _SourceRun:
         )
         if self._paginated is not None:
             self.store.record_pagination(self.source.id, self._paginated)
-        state = self.state
-        if (
-            changes.new
-            or changes.updated
-            or config_changed
-            or state is None
-            or state.unpublished
-            or (state.title, state.site_url, state.meta)
-            != (extracted.title, extracted.site_url, extracted.meta)
-            or self._files_missing()
-        ):
+        if feeds_change(changes) or (state and state.unpublished) or self._files_missing():
             self._publish(feed_title, extracted.site_url, extracted.meta)
         return SourceResult(
             source_id=self.source.id,

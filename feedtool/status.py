@@ -105,7 +105,7 @@ def print_status(config: Config) -> int:
         print(printable("  ".join([*cells, row[-1]]).rstrip()))
     line = f"\nnotifications: {outbox.delivered} delivered, {outbox.pending} pending"
     line += f", {outbox.dropped} dropped (gave up)" if outbox.dropped else ""
-    print(line + (f"; last error: {outbox.last_error}" if outbox.last_error else ""))
+    print(printable(line + (f"; last error: {outbox.last_error}" if outbox.last_error else "")))
     if healing:
         from feedtool.preview import select_block
 

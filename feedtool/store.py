@@ -437,6 +437,7 @@ class Store:
         warning: str | None = None,
         health: Health | None = None,
         notifications: Callable[[Changes], Sequence[Queued]] | None = None,
+        publish: Callable[[Changes], bool] | None = None,
         not_before: datetime | None = None,
         learned: Selectors | Keep | None = KEEP,
         fields: Fields | Keep = KEEP,
@@ -451,8 +452,10 @@ class Store:
         Then the source is pruned to its newest `source.keep_items` items (see _prune); a pruned
         key that shows up again counts as seen: neither new nor updated.
 
-        `meta`: what the page or feed said of its site (None: nothing), replacing what it said
-        before. `not_before`: the earliest next check the server asked for; None clears it.
+        `publish(changes)`: whether the feeds must be written again; if so the source counts as
+        unpublished until `mark_published` (None: always). `meta`: what the page or feed said
+        of its site (None: nothing), replacing what it said before. `not_before`: the earliest
+        next check the server asked for; None clears it.
         `learned`: the selectors automatic detection found, to remember; None forgets them (the
         source has selectors of its own now, or is a feed); KEEP, the default, leaves them.
         `fields`: the source's field health after this run; `healed`: the detected selectors
@@ -497,7 +500,8 @@ class Store:
                 "UPDATE sources SET title = ?, site_url = ?, language = ?, icon = ?, logo = ?,"
                 " site_name = ?, last_check = ?,"
                 " last_success = ?, last_error = NULL, warning = ?, failures = 0,"
-                " new_last_run = ?, initialized = 1, unpublished = 1, not_before = ?,"
+                " new_last_run = ?, initialized = 1,"
+                " unpublished = CASE WHEN ? THEN 1 ELSE unpublished END, not_before = ?,"
                 " last_items_at = CASE WHEN ? THEN ? ELSE last_items_at END WHERE id = ?",
                 (
                     title,
@@ -510,6 +514,7 @@ class Store:
                     utc_text(now),
                     warning,
                     len(new),
+                    publish is None or publish(changes),
                     _opt_text(not_before),
                     bool(items),
                     utc_text(now),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import pty
 import subprocess
 import sys
@@ -13,7 +14,9 @@ import feedparser
 
 from feedtool import config
 from feedtool.cli import main
+from feedtool.extract.html import SelectorError
 from feedtool.runner import Runner
+from feedtool.store import Store
 from tests.conftest import Site, html_source, listing, news_items, write_config
 
 FEEDTOOL = [sys.executable, "-m", "feedtool"]
@@ -97,3 +100,24 @@ def test_a_run_on_a_terminal_shows_progress(site: Site, tmp_path: Path) -> None:
     text = shown.decode(errors="replace")
     assert "checking s" in text
     assert "/6" in text
+
+
+def test_a_page_whose_bytes_change_but_not_its_items_leaves_the_feeds_alone(
+    site: Site, tmp_path: Path
+) -> None:
+    page = listing(news_items(5))
+    path = write_config(tmp_path, html_source("news", site.page("/news/", page)))
+    assert main(["-c", str(path), "run"]) == 0
+    for n in range(3):  # an ad or a timestamp changes: new bytes, the same items
+        site.page("/news/", page + f"<!-- served at {n} -->")
+        assert main(["-c", str(path), "run", "--force"]) == 0
+        with Store.open(tmp_path / "state") as store:
+            state = store.source("news")
+            assert state is not None
+            assert not state.unpublished  # nothing to write again, on this run or the next
+
+
+def test_a_selector_error_crosses_from_a_pool_process_intact() -> None:
+    error = SelectorError("div[", "invalid CSS selector", "Expected ']'")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.problem) == (str(error), error.problem)

@@ -63,6 +63,11 @@ class SelectorError(ExtractError):
     def __init__(self, spec: str, problem: str, detail: str | None = None) -> None:
         super().__init__(f"invalid selector {spec!r}: {detail or problem}")
         self.problem = problem
+        self._arguments = (spec, problem, detail)
+
+    def __reduce__(self) -> tuple[type[SelectorError], tuple[str, str, str | None]]:
+        """Pickled by its arguments: it may cross from a pool process to the run."""
+        return (SelectorError, self._arguments)
 
 
 @dataclass(frozen=True, slots=True)

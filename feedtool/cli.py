@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from feedtool import __version__, config
 from feedtool.errors import ConfigError, FeedtoolError, UsageError
 from feedtool.model import SOURCE_TYPES, Config, Source, Status
-from feedtool.terminal import printable
+from feedtool.terminal import PrintableFormatter, printable
 
 if TYPE_CHECKING:
     from feedtool.progress import Progress
@@ -169,15 +169,6 @@ def _error(error: Exception, verbose: int, prefix: str = "") -> None:
     print(printable(f"feedtool: error: {prefix}{error}"), file=sys.stderr)
 
 
-class _PrintableFormatter(logging.Formatter):
-    """Escapes control characters in each message: log lines carry text servers chose
-    (reason phrases, content types, hrefs), which must not drive the terminal. One record
-    stays one line; a traceback (-v) is added after, as written."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        return printable(super().formatMessage(record))
-
-
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
     """Writes to whatever sys.stderr is at the time, not the one it was created with."""
 
@@ -193,7 +184,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ign
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = _StderrHandler()
-    handler.setFormatter(_PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # The level the root has: a daemon or serve started before in this process raised it.
     logging.getLogger("feedtool").setLevel(logging.NOTSET)

@@ -12,13 +12,16 @@ import hashlib
 import logging
 import multiprocessing
 import os
+import signal
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from feedtool import health, notify, websub
@@ -52,8 +55,11 @@ from feedtool.model import (
     utc_now,
 )
 from feedtool.store import KEEP, Keep, SourceState, Store
+from feedtool.terminal import PrintableFormatter
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Clock = Callable[[], datetime]
 
@@ -66,32 +72,61 @@ class Offload:
     """Where CPU-bound work (parsing, extraction, feed serialisation) runs.
 
     Inline at first; once a run has seen `after` changed pages, in a pool of one process per
-    core (forkserver: the run's threads make fork unsafe). `after=None` never starts a pool.
+    core it may use, at most `size` (forkserver: the run's threads make fork unsafe).
+    `after=None` never starts a pool. A pool that breaks (a worker killed) is given up for the
+    rest of the run: the work is done inline, never lost.
     """
 
-    def __init__(self, after: int | None = OFFLOAD_AFTER) -> None:
+    def __init__(self, after: int | None = OFFLOAD_AFTER, size: int = 8) -> None:
         self.after = after
+        self.size = max(1, min(size, len(os.sched_getaffinity(0))))
         self._seen = 0
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def pool(self) -> ProcessPoolExecutor | None:
-        """Count one changed page; the pool to use for it, or None to work inline."""
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def count(self) -> None:
+        """One more changed page: the pool starts once there are enough of them."""
         with self._lock:
             self._seen += 1
             if self._pool is None and self.after is not None and self._seen > self.after:
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["feedtool.extract", "feedtool.publish"])
-                self._pool = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context)
-            return self._pool
+                self._pool = ProcessPoolExecutor(
+                    self.size,
+                    mp_context=context,
+                    initializer=_pool_worker,
+                    initargs=(logging.getLogger().getEffectiveLevel(),),
+                )
 
-    @property
-    def started(self) -> ProcessPoolExecutor | None:
-        return self._pool
+    def call(self, function: Callable[..., T], *args: Any) -> T | None:
+        """`function(*args)` in the pool; None when there is no pool (or it broke)."""
+        pool = self._pool
+        if pool is None:
+            return None
+        try:
+            return pool.submit(function, *args).result()
+        except BrokenProcessPool:
+            with self._lock:
+                if self._pool is pool:
+                    logger.warning("the process pool broke; the run goes on without it")
+                    self._pool, self.after = None, None
+            return None
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+
+
+def _pool_worker(level: int) -> None:
+    """A pool process: Ctrl-C is the run's to handle, and it logs like the run does."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -495,12 +530,9 @@ class _SourceRun:
         from feedtool import extract  # parsers and dates: only for pages that changed
 
         learned = self.state.learned if self.state else None
-        pool = self.context.offload.pool()
-        harvested = None
-        if pool is not None:
-            harvested = pool.submit(
-                _harvest_offloaded, self.source, fetched, self.now, learned
-            ).result()
+        offload = self.context.offload
+        offload.count()
+        harvested = offload.call(_harvest_offloaded, self.source, fetched, self.now, learned)
         if harvested is None:
             harvested = extract.normalized_items(
                 self.source, fetched, now=self.now, fetch=self.context.fetcher.get, learned=learned
@@ -538,12 +570,10 @@ class _SourceRun:
         items = self.store.items(self.source.id, settings.max_items)
         unsynced = self.context.unsynced
         arguments = (feed, items, settings.output_dir, settings.base_url, unsynced is None)
-        pool = self.context.offload.started
         try:
-            if pool is None:
+            changed = self.context.offload.call(publish.write_feeds, *arguments)
+            if changed is None:
                 changed = publish.write_feeds(*arguments)
-            else:
-                changed = pool.submit(publish.write_feeds, *arguments).result()
         except OSError as e:
             reason = e.strerror or str(e)
             raise PublishError(f"cannot write feeds in {settings.output_dir}: {reason}") from e

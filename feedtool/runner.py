@@ -64,8 +64,9 @@ class Runner:
         self.config = config
         self.clock = clock
         self.store = Store.open(settings.state_dir)
-        self.fetcher = HttpFetcher.for_settings(settings, stop=stop)
-        self.offload = Offload(offload_after)
+        self.stop = stop or threading.Event()  # set: fetches in progress give up at once
+        self.fetcher = HttpFetcher.for_settings(settings, stop=self.stop)
+        self.offload = Offload(offload_after, size=settings.workers)
         self._threads = ThreadPoolExecutor(settings.workers, thread_name_prefix="feedtool")
         self.context = Context(
             store=cast(Store, _Serialized(self.store)),
@@ -135,7 +136,9 @@ class Runner:
                 if on_result is not None:
                     on_result(result)
                 results[futures[future]] = result
-        except BaseException:
+        except BaseException as e:
+            if isinstance(e, KeyboardInterrupt):  # Ctrl-C: no waiting for slow servers
+                self.stop.set()
             for future in futures:
                 future.cancel()
             raise

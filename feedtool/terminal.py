@@ -8,6 +8,7 @@ answer back into the input. Every such character is shown as an escape (`\\x1b`)
 
 from __future__ import annotations
 
+import logging
 import re
 
 # C0 controls, DEL and C1 controls, and the Unicode bidirectional overrides and isolates,
@@ -29,3 +30,12 @@ def printable(text: str, *, keep: str = "\t") -> str:
         return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
     return _UNPRINTABLE.sub(escape, text)
+
+
+class PrintableFormatter(logging.Formatter):
+    """Escapes control characters in each message: log lines carry text servers chose
+    (reason phrases, content types, hrefs), which must not drive the terminal. One record
+    stays one line; a traceback (-v) is added after, as written."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))

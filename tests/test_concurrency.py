@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import pty
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import feedparser
 from feedtool import config
 from feedtool.cli import main
 from feedtool.extract.html import SelectorError
+from feedtool.pipeline import Offload
 from feedtool.runner import Runner
 from feedtool.store import Store
 from tests.conftest import Site, html_source, listing, news_items, write_config
@@ -59,7 +61,7 @@ def test_the_process_pool_publishes_what_inline_work_publishes(site: Site, tmp_p
         cfg = config.load(write_config(folder, body))
         with Runner(cfg, offload_after=offload_after) as runner:
             results = runner.run(cfg.sources, due_only=False)
-            assert (runner.offload.started is not None) == (offload_after is not None)
+            assert runner.offload.started == (offload_after is not None)
         assert [r.source_id for r in results] == [f"s{n}" for n in range(6)]
         assert all(r.new == 5 for r in results)
         outputs.append({p.name: p.read_bytes() for p in sorted((folder / "public").iterdir())})
@@ -121,3 +123,17 @@ def test_a_selector_error_crosses_from_a_pool_process_intact() -> None:
     error = SelectorError("div[", "invalid CSS selector", "Expected ']'")
     copy = pickle.loads(pickle.dumps(error))
     assert (str(copy), copy.problem) == (str(error), error.problem)
+
+
+def test_pool_workers_leave_ctrl_c_to_the_run_and_a_broken_pool_is_given_up() -> None:
+    offload = Offload(after=0, size=1)
+    try:
+        offload.count()
+        assert offload.started
+        assert offload.call(signal.getsignal, signal.SIGINT) == signal.SIG_IGN
+        assert offload.call(os._exit, 1) is None  # the worker died: the caller works inline
+        assert not offload.started
+        offload.count()  # and no new pool is started for the rest of the run
+        assert offload.call(len, "abc") is None
+    finally:
+        offload.close()

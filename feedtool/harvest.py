@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 from feedtool.errors import EmptyPageError, SourceError
 from feedtool.model import Extracted, Fetched, Item, NotModified, Paginate, Selectors, Source
@@ -120,6 +121,28 @@ def stateless(
         return extract.normalized_items(source, fetched, now=now, fetch=fetch, learned=learned)
 
     return harvest(source, first, extract_page=extract_page, fetch=fetch)
+
+
+def as_run_reads(source: Source, state_dir: Path) -> tuple[Source, Selectors | None]:
+    """The source as the next `run` reads it, for preview, snapshot and check: with the
+    selectors `heal = "auto"` switched to, and those detection remembered (the state is only
+    read, never created or migrated; without it, the source as configured)."""
+    from feedtool.errors import StateError
+    from feedtool.store import Store
+
+    try:
+        store = Store.open_existing(state_dir)
+        if store is None:
+            return source, None
+        with store:
+            state = store.source(source.id)
+    except StateError:
+        return source, None
+    if state is None:
+        return source, None
+    if state.healed is not None and state.healed.old == source.select:
+        source = replace(source, select=state.healed.new)
+    return source, state.learned
 
 
 def empty_message(source: Source, first: Fetched, skipped: int) -> str:

@@ -32,11 +32,16 @@ def preview(args: argparse.Namespace) -> int:
     Returns 1 when nothing would be published (an empty page is an error with a diagnosis).
     """
     source, settings = _source(args)
+    learned = None
+    if settings is not None:  # a configured source: as its next run reads it
+        source, learned = harvest.as_run_reads(source, settings.state_dir)
     fetcher = HttpFetcher.for_settings(settings) if settings else HttpFetcher()
     with fetcher:
         try:
             first = extract.fetch_document(fetcher.get, source.url)
-            result = harvest.stateless(source, first, now=datetime.now(UTC), fetch=fetcher.get)
+            result = harvest.stateless(
+                source, first, now=datetime.now(UTC), fetch=fetcher.get, learned=learned
+            )
         except EmptyPageError as e:
             raise EmptyPageError(f"{source.url}: {e}{_hint(source, str(e))}") from e
         except SourceError as e:

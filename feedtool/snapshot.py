@@ -56,7 +56,8 @@ def take(config: Config, source: Source, now: datetime) -> tuple[Path, int]:
             return document
 
         fetched = extract.fetch_document(fetcher.get, source.url)
-        items = harvest.stateless(source, fetched, now=now, fetch=recording).items
+        source, learned = harvest.as_run_reads(source, config.settings.state_dir)
+        items = harvest.stateless(source, fetched, now=now, fetch=recording, learned=learned).items
     target = folder(config, source)
     target.mkdir(parents=True, exist_ok=True)
     name = _claim(target, now)
@@ -127,6 +128,7 @@ class CheckResult:
 def check(config: Config, source: Source) -> list[CheckResult]:
     """Extract every snapshot of the source again and compare with what was saved."""
     results = []
+    source, learned = harvest.as_run_reads(source, config.settings.state_dir)
     for meta_path in sorted(folder(config, source).glob("*.json"), key=_order):
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -142,7 +144,9 @@ def check(config: Config, source: Source) -> list[CheckResult]:
             results.append(CheckResult(snapshot=meta_path, count=0, changes=(), error=error))
             continue
         try:
-            found = harvest.stateless(source, fetched, now=now, fetch=_offline(followed))
+            found = harvest.stateless(
+                source, fetched, now=now, fetch=_offline(followed), learned=learned
+            )
         except FeedtoolError as e:
             results.append(CheckResult(snapshot=meta_path, count=0, changes=(), error=str(e)))
             continue

@@ -89,6 +89,14 @@ def test_auto_heal_switches_once_publishes_the_new_items_and_no_old_one_twice(
     assert len([m for m in webhook.messages() if "healed" in m]) == 1
     assert len(webhook.messages()) == len(messages) + 1
 
+    # preview, snapshot and check read the source as run does: with the healed selectors
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        assert main(["--config", str(config), "preview", "news"]) == 0
+        assert main(["--config", str(config), "snapshot", "news"]) == 0
+        assert main(["--config", str(config), "check"]) == 0
+    assert another[1] in shown.getvalue()
+
 
 def test_without_auto_the_broken_alert_proposes_and_heal_pins_keeping_comments(
     site: Site, webhook: Webhook, tmp_path: Path, capsys: pytest.CaptureFixture[str]

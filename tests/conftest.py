@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -265,3 +267,43 @@ def webhook() -> Iterator[Webhook]:
     hook = Webhook()
     yield hook
     hook.close()
+
+
+Answer = Callable[[socket.socket, threading.Event], None]
+
+
+@contextlib.contextmanager
+def raw_server(answer: Answer) -> Iterator[str]:
+    """A bare TCP server: each connection, once its request has arrived, goes to `answer`
+    (with an event set when the block ends, which `answer` must heed)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    done = threading.Event()
+    handlers: list[threading.Thread] = []
+
+    def handle(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            conn.settimeout(10)
+            conn.recv(65536)
+            answer(conn, done)
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:  # TimeoutError included
+                continue
+            handler = threading.Thread(target=handle, args=(conn,), daemon=True)
+            handler.start()
+            handlers.append(handler)
+
+    acceptor = threading.Thread(target=serve, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/news/"
+    finally:
+        done.set()
+        acceptor.join(5)
+        for handler in handlers:
+            handler.join(5)
+        listener.close()

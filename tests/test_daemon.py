@@ -147,12 +147,13 @@ def test_daemon_checks_each_source_on_its_own_interval(
     site.page("/slow/", listing(news_items(3)))
     config = write_config(
         tmp_path,
-        html_source("fast", site.url + "/fast/", 'interval = "1s"')
-        + html_source("slow", site.url + "/slow/", 'interval = "3s"'),
+        html_source("fast", site.url + "/fast/", 'interval = "2s"')
+        + html_source("slow", site.url + "/slow/", 'interval = "5s"'),
     )  # write_config sets retries = 0: one request per check
     daemon = daemons(config)
     daemon.wait_ready()
-    time.sleep(4.0)
+    assert wait_until(lambda: bool(site.hits("/fast/")), 5), daemon.log()
+    time.sleep(6.5)  # fast: at 0, 2, 4, 6 s; slow: at 0, 5 s (due times are whole seconds)
     fast, slow = len(site.hits("/fast/")), len(site.hits("/slow/"))
 
     assert (tmp_path / "state" / "daemon.heartbeat").exists()
@@ -161,9 +162,8 @@ def test_daemon_checks_each_source_on_its_own_interval(
     assert daemon.stop() == 0
     assert time.monotonic() - started < 5
 
-    assert fast >= 3, (fast, slow)
-    assert 1 <= slow <= 3, (fast, slow)
-    assert fast > slow
+    assert fast in (3, 4), (fast, slow, daemon.log())
+    assert slow == 2, (fast, slow, daemon.log())
     assert (tmp_path / "public" / "fast.atom.xml").exists()
     log = daemon.log()
     assert "fast: ok" in log
@@ -260,27 +260,6 @@ def test_a_hung_host_delays_neither_other_sources_nor_the_heartbeat(
     assert "timed out" in log
     assert "news: ok" in log
     assert "Traceback" not in log
-
-
-def test_sources_are_checked_at_their_own_times(
-    daemons: Callable[..., Daemon], site: Site, tmp_path: Path
-) -> None:
-    site.page("/fast/", listing(news_items(3)))
-    site.page("/slow/", listing(news_items(3)))
-    config = write_config(
-        tmp_path,
-        html_source("fast", site.url + "/fast/", 'interval = "2s"')
-        + html_source("slow", site.url + "/slow/", 'interval = "5s"'),
-    )
-    daemon = daemons(config)
-    daemon.wait_ready()
-    assert wait_until(lambda: bool(site.hits("/fast/")), 5), daemon.log()
-    time.sleep(6.5)  # fast: at 0, 2, 4, 6 s; slow: at 0, 5 s (due times are whole seconds)
-    fast, slow = len(site.hits("/fast/")), len(site.hits("/slow/"))
-
-    assert daemon.stop() == 0
-    assert fast in (3, 4), (fast, slow, daemon.log())
-    assert slow == 2, (fast, slow, daemon.log())
 
 
 def test_sigterm_while_a_fetch_hangs_exits_at_once(

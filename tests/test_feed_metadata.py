@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -21,7 +21,7 @@ from feedtool.extract.meta import language_tag
 from feedtool.model import SiteMeta
 from feedtool.publish import FeedInfo, render
 from feedtool.runner import Runner
-from tests.conftest import Site, html_source, listing, news_items, write_config
+from tests.conftest import LocalServer, Site, html_source, listing, news_items, write_config
 from tests.feedcheck import ATOM_NS, assert_valid_atom, parse_clean
 
 SUFFIXES = (".atom.xml", ".rss.xml", ".json")
@@ -273,7 +273,7 @@ def test_a_feeds_metadata_reaches_every_format_and_survives_a_304(
 # --- WebSub pings --------------------------------------------------------------------------------
 
 
-class Hub:
+class Hub(LocalServer):
     """A WebSub hub on 127.0.0.1 that records each publish ping and answers `status`."""
 
     def __init__(self) -> None:
@@ -296,21 +296,13 @@ class Hub:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hub"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        super().__init__(Handler)
+        self.url += "/hub"
 
     def topics(self) -> list[str]:
         with self._lock:
             assert all(ping["hub.mode"] == ["publish"] for ping in self.pings)
             return [topic for ping in self.pings for topic in ping["hub.url"]]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

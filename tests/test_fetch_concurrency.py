@@ -18,46 +18,7 @@ import pytest
 from feedtool.errors import FetchError, Interrupted
 from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, NotModified, Settings, Validators
-from tests.conftest import LocalServer, Site
-
-Answer = Callable[[socket.socket, threading.Event], None]
-
-
-@contextlib.contextmanager
-def raw_server(answer: Answer) -> Iterator[str]:
-    """A bare TCP server: each connection, once its request has arrived, goes to `answer`
-    (with an event set when the block ends, which `answer` must heed)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.05)
-    done = threading.Event()
-    handlers: list[threading.Thread] = []
-
-    def handle(conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
-            conn.settimeout(10)
-            conn.recv(65536)
-            answer(conn, done)
-
-    def serve() -> None:
-        while not done.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:  # TimeoutError included
-                continue
-            handler = threading.Thread(target=handle, args=(conn,), daemon=True)
-            handler.start()
-            handlers.append(handler)
-
-    acceptor = threading.Thread(target=serve, daemon=True)
-    acceptor.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/news/"
-    finally:
-        done.set()
-        acceptor.join(5)
-        for handler in handlers:
-            handler.join(5)
-        listener.close()
+from tests.conftest import LocalServer, Site, raw_server
 
 
 def trickle_headers(conn: socket.socket, done: threading.Event) -> None:

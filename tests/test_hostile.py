@@ -5,12 +5,11 @@ Each test is one case of SECURITY.md's table: the run goes on, bounded, with one
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from feedtool.model import Fetched, NotifyTarget, RawItem, Source, Validators
 from feedtool.notify import plan_alert
 from feedtool.terminal import printable
 from feedtool.urls import safe_url
-from tests.conftest import Site, html_source, listing, news_items, write_config
+from tests.conftest import Site, html_source, listing, news_items, raw_server, write_config
 from tests.feedcheck import parse_clean
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -332,31 +331,13 @@ def test_safe_url_keeps_web_links_and_drops_controls_and_padding() -> None:
 # --- 6. terminal escapes -----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def raw_server(response: bytes) -> Iterator[str]:
+def answering(response: bytes) -> Callable[[socket.socket, threading.Event], None]:
     """Answers every request with `response`, bytes as given (a reason phrase with ESC...)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
 
-    def serve() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn, contextlib.suppress(OSError):
-                conn.recv(65536)
-                conn.sendall(response)
+    def answer(conn: socket.socket, done: threading.Event) -> None:
+        conn.sendall(response)
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/news/"
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    return answer
 
 
 ESCAPES = "\x1b]0;owned\x07\x1b[2J\x9b31m"
@@ -368,7 +349,7 @@ def test_escape_sequences_from_a_server_are_printed_escaped(
     response = (
         f"HTTP/1.1 500 Bad{ESCAPES}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     ).encode("latin-1")
-    with raw_server(response) as url:
+    with raw_server(answering(response)) as url:
         config = write_config(tmp_path, html_source("news", url))
         assert run(config) == 1
         assert run(config, "-v") == 1
@@ -462,7 +443,7 @@ def test_a_content_length_lie_is_one_line_or_ignored(
         + b"<p>"
         + b"x" * sent
     )
-    with raw_server(response) as url:
+    with raw_server(answering(response)) as url:
         config = write_config(tmp_path, html_source("news", url), settings="timeout = 1")
         started = time.monotonic()
         assert run(config) == 1  # a short body is an error; a long one is cut: no items

@@ -11,13 +11,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from feedtool.cli import main
-from tests.conftest import Site, html_source, listing, news_items, write_config
+from tests.conftest import Site, html_source, listing, news_items, raw_server, write_config
 from tests.feedcheck import parse_clean
 
 
@@ -73,44 +72,18 @@ def test_a_corrupt_state_database_is_one_line_and_exit_1(
     )
 
 
-@contextlib.contextmanager
-def trickling_server() -> Iterator[str]:
+def trickle_body(conn: socket.socket, done: threading.Event) -> None:
     """Answers 200 at once, then sends one byte every 0.1 s for ever (bounded: 60 s)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
-
-    def trickle(conn: socket.socket) -> None:
-        with conn, contextlib.suppress(OSError):
-            conn.recv(4096)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>")
-            deadline = time.monotonic() + 60
-            while not stop.is_set() and time.monotonic() < deadline:
-                conn.sendall(b" ")
-                time.sleep(0.1)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}/news/"
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>")
+    deadline = time.monotonic() + 60
+    while not done.wait(0.1) and time.monotonic() < deadline:
+        conn.sendall(b" ")
 
 
 def test_a_trickling_server_cannot_hold_a_run_past_its_deadline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with trickling_server() as url:
+    with raw_server(trickle_body) as url:
         config = write_config(tmp_path, html_source("slow", url), settings="timeout = 0.5")
         started = time.monotonic()
         assert run(config) == 1
@@ -120,7 +93,7 @@ def test_a_trickling_server_cannot_hold_a_run_past_its_deadline(
 
 
 def test_sigterm_stops_the_daemon_in_the_middle_of_a_slow_fetch(tmp_path: Path) -> None:
-    with trickling_server() as url:
+    with raw_server(trickle_body) as url:
         config = write_config(tmp_path, html_source("slow", url), settings="timeout = 20")
         daemon = subprocess.Popen(
             [sys.executable, "-m", "feedtool", "--config", str(config), "daemon"],

@@ -29,6 +29,7 @@ from feedtool.extract.detect import Detection, detect
 from tests.layouts import (
     LAYOUT_NAMES,
     REAL_LISTINGS,
+    Score,
     is_correct,
     load_layout,
     load_real_listing,
@@ -44,20 +45,10 @@ RUNS = 20
 @dataclass(frozen=True, slots=True)
 class Result:
     layout: str
-    expected: int
-    found: int
-    correct: int
+    score: Score
     ms: float
     dated: int = 0  # found items with an expected date (real listings)
     dated_right: int = 0  # of which normalize reads the expected day
-
-    @property
-    def precision(self) -> float:
-        return self.correct / self.found if self.found else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.correct / self.expected if self.expected else 1.0
 
 
 def timed(root: Any, url: str) -> tuple[Detection, float]:
@@ -87,7 +78,7 @@ def evaluate(name: str) -> Result:
         for item in detection.items
         if item.link in by_link and is_correct(item, by_link[item.link])
     )
-    return Result(name, len(spec["items"]), len(detection.items), hits, ms)
+    return Result(name, Score(len(spec["items"]), len(detection.items), hits), ms)
 
 
 def evaluate_real(folder: Path) -> Result:
@@ -97,15 +88,14 @@ def evaluate_real(folder: Path) -> Result:
     dated, wrong = wrong_dates(spec, detection.items)
     for line in wrong:
         print(f"{folder.name}: {line}", file=sys.stderr)
-    return Result(
-        folder.name, score.expected, score.found, score.correct, ms, dated, dated - len(wrong)
-    )
+    return Result(folder.name, score, ms, dated, dated - len(wrong))
 
 
 def _row(r: Result, width: int, dates: bool) -> str:
+    s = r.score
     return (
-        f"{r.layout:<{width}} {r.expected:>8} {r.found:>6} {r.correct:>8}"
-        f" {r.precision:>9.0%} {r.recall:>7.0%} {r.ms:>7.1f}"
+        f"{r.layout:<{width}} {s.expected:>8} {s.found:>6} {s.correct:>8}"
+        f" {s.precision:>9.0%} {s.recall:>7.0%} {r.ms:>7.1f}"
         + (f" {f'{r.dated_right}/{r.dated}':>9}" if dates else "")
     )
 
@@ -119,9 +109,11 @@ def _table(results: list[Result], name: str, *, dates: bool = False) -> None:
         print(_row(r, width, dates))
     total = Result(
         "total",
-        sum(r.expected for r in results),
-        sum(r.found for r in results),
-        sum(r.correct for r in results),
+        Score(
+            sum(r.score.expected for r in results),
+            sum(r.score.found for r in results),
+            sum(r.score.correct for r in results),
+        ),
         fmean(r.ms for r in results),
         sum(r.dated for r in results),
         sum(r.dated_right for r in results),
@@ -143,16 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.real is not None:
         results = [evaluate_real(folder) for folder in real_listing_folders(args.real)]
         _table(results, "page", dates=True)
-        perfect = sum(r.precision == r.recall == 1.0 for r in results)
+        perfect = sum(r.score.precision == r.score.recall == 1.0 for r in results)
         print(
-            f"mean precision {fmean(r.precision for r in results):.2f}"
-            f", mean recall {fmean(r.recall for r in results):.2f}"
+            f"mean precision {fmean(r.score.precision for r in results):.2f}"
+            f", mean recall {fmean(r.score.recall for r in results):.2f}"
             f", {perfect} of {len(results)} pages perfect"
         )
         return 0
     results = [evaluate(name) for name in LAYOUT_NAMES]
     _table(results, "layout")
-    failing = [r.layout for r in results if min(r.precision, r.recall) < THRESHOLD]
+    failing = [r.layout for r in results if min(r.score.precision, r.score.recall) < THRESHOLD]
     if failing:
         print(f"under {THRESHOLD:.0%}: {', '.join(failing)}")
         return 1

@@ -8,9 +8,7 @@ with the old file's permissions.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -24,6 +22,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from feedtool import config
 from feedtool.errors import ConfigError
+from feedtool.files import replace_atomically
 from feedtool.model import Config
 
 MAX_ID = 48
@@ -99,19 +98,7 @@ def write(path: Path, document: TOMLDocument) -> Config:
     text = tomlkit.dumps(document)
     if not text.endswith("\n"):
         text += "\n"
-    mode = path.stat().st_mode & 0o777
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-    ) as tmp:
-        try:
-            tmp.write(text)
-            tmp.flush()
-            os.fchmod(tmp.fileno(), mode)
-            os.fsync(tmp.fileno())
-            os.replace(tmp.name, path)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
+    replace_atomically(path, text.encode(), mode=path.stat().st_mode & 0o777)
     return checked
 
 

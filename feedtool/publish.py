@@ -15,8 +15,6 @@ icon and logo, the site as the feed's author, and the WebSub hub to subscribe th
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -30,6 +28,7 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
 
 from feedtool import PROJECT_URL, __version__
+from feedtool.files import replace_atomically
 from feedtool.model import SUFFIXES, UNTITLED, StoredItem
 from feedtool.normalize import html_to_text, strip_forbidden
 from feedtool.urls import feed_url, safe_url
@@ -119,27 +118,10 @@ def write_feeds(
                 continue
         except FileNotFoundError:
             pass
-        _replace_atomically(path, data, durable)
+        # public files, served by another user
+        replace_atomically(path, data, mode=0o644, durable=durable)
         changed.append(suffix)
     return changed
-
-
-def _replace_atomically(path: Path, data: bytes, durable: bool) -> None:
-    """Write beside the target and rename over it: readers never see a half-written feed."""
-    with tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    ) as tmp:
-        try:
-            tmp.write(data)
-            tmp.flush()
-            # NamedTemporaryFile creates 0600; feeds are public and served by another user.
-            os.fchmod(tmp.fileno(), 0o644)
-            if durable:
-                os.fsync(tmp.fileno())
-            os.replace(tmp.name, path)
-        except BaseException:
-            os.unlink(tmp.name)
-            raise
 
 
 def _xml_safe(text: str) -> str:

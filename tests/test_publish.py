@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedtool import publish
+from feedtool import files
 from feedtool.model import SUFFIXES, StoredItem
 from feedtool.publish import FeedInfo, render, write_feeds
 from tests.feedcheck import ATOM_NS, assert_valid_atom, parse_clean
@@ -244,7 +244,7 @@ def test_failed_write_keeps_old_file_and_removes_temp(
     def fail(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(publish.os, "replace", fail)
+    monkeypatch.setattr(files.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_feeds(FEED, ITEMS, tmp_path, BASE_URL)
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -128,6 +128,7 @@ def as_run_reads(source: Source, state_dir: Path) -> tuple[Source, Selectors | N
     selectors `heal = "auto"` switched to, and those detection remembered (the state is only
     read, never created or migrated; without it, the source as configured)."""
     from feedtool.errors import StateError
+    from feedtool.health import healed_in_use
     from feedtool.store import Store
 
     try:
@@ -140,8 +141,8 @@ def as_run_reads(source: Source, state_dir: Path) -> tuple[Source, Selectors | N
         return source, None
     if state is None:
         return source, None
-    if state.healed is not None and state.healed.old == source.select:
-        source = replace(source, select=state.healed.new)
+    if (healed := healed_in_use(source, state.healed)) is not None:
+        source = replace(source, select=healed.new)
     return source, state.learned
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from feedtool import config, configedit
 from feedtool.errors import ConfigError, FeedtoolError
+from feedtool.health import healed_in_use
 from feedtool.model import Selectors, Source
 from feedtool.store import SourceState, Store
 
@@ -29,8 +30,8 @@ def pending(source: Source, state: SourceState | None) -> Selectors | None:
     config still has the old ones, else the selectors proposed when the source broke."""
     if state is None:
         return None
-    if state.healed is not None and state.healed.old == source.select:
-        return state.healed.new
+    if (healed := healed_in_use(source, state.healed)) is not None:
+        return healed.new
     if state.proposal is not None and state.proposal != source.select:
         return state.proposal
     return None

@@ -178,6 +178,11 @@ class Healed:
     new: Selectors
 
 
+def healed_in_use(source: Source, healed: Healed | None) -> Healed | None:
+    """The healed selectors if they stand in for the source's configured ones now."""
+    return healed if healed is not None and healed.old == source.select else None
+
+
 def healed_message(old: Selectors, new: Selectors) -> str:
     """The one notification of a switch: names the old and the new item selector."""
     return (

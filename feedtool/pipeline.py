@@ -283,8 +283,7 @@ class _SourceRun:
     ) -> None:
         self.configured = source  # as the config has it; `source` may use healed selectors
         # detected selectors stand in for the configured ones while the config still has those
-        healed = state.healed if state else None
-        self.healed = healed if healed is not None and healed.old == source.select else None
+        self.healed = health.healed_in_use(source, state.healed if state else None)
         if self.healed is not None:
             source = replace(source, select=self.healed.new)
         self.source = source

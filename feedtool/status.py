@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from feedtool.health import healed_in_use
 from feedtool.model import Config, Selectors, Source
 from feedtool.scheduler import due_at
 from feedtool.store import Outbox, OutboxSummary, SourceState, Store
@@ -58,7 +59,7 @@ def _remark(source: Source, state: SourceState) -> str:
 
     remark = state.last_error or (f"warning: {state.warning}" if state.warning else "")
     if pending(source, state) is not None:
-        healed = state.healed is not None and state.healed.old == source.select
+        healed = healed_in_use(source, state.healed) is not None
         hint = "healed, using detected selectors" if healed else "selectors proposed"
         remark = f"{remark} ({hint}: feedtool heal {source.id})".lstrip()
     return remark

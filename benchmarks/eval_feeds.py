@@ -49,10 +49,10 @@ import feedparser
 
 from feedtool.errors import ExtractError
 from feedtool.extract import jsonfeed, normalized_items
-from feedtool.model import Fetched, Item, NotModified, Source, StoredItem, Validators
+from feedtool.model import Fetched, NotModified, Source, Validators
 from feedtool.normalize import parse_iso
 from feedtool.publish import JSON_FEED_VERSION, FeedInfo, render
-from tests.feedcheck import assert_valid_atom, parse_clean
+from tests.feedcheck import assert_valid_atom, parse_clean, stored
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "feed-corpus"
 TARGET_RECALL = 0.99
@@ -164,29 +164,6 @@ def _json_feed_items(body: bytes) -> list[dict[str, Any]]:
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
 
-def stored(items: Sequence[Item], source_id: str) -> list[StoredItem]:
-    """Items as the store keeps and returns them: first sighting of a key, newest first."""
-    unique: dict[str, tuple[int, Item]] = {}
-    for position, item in enumerate(items):
-        unique.setdefault(item.key, (position, item))
-    ordered = sorted(unique.values(), key=lambda pair: (-pair[1].published.timestamp(), pair[0]))
-    return [
-        StoredItem(
-            source_id=source_id,
-            key=item.key,
-            title=item.title,
-            link=item.link,
-            published=item.published,
-            date_inferred=item.date_inferred,
-            updated=item.published,
-            first_seen=NOW,
-            summary=item.summary,
-            content=item.content,
-        )
-        for _, item in ordered
-    ]
-
-
 def evaluate(corpus: Path, entry: dict[str, Any]) -> FileResult:
     """Run one corpus file through feedtool and check what it would publish."""
     file = entry["file"]
@@ -201,7 +178,7 @@ def evaluate(corpus: Path, entry: dict[str, Any]) -> FileResult:
     except Exception:
         crash = traceback.format_exc().strip().splitlines()[-1]
         return FileResult(file, expected, instances, crash=crash)
-    kept = stored(items, source.id)
+    kept = stored(items, source.id, NOW)
     info = FeedInfo(id=source.id, title=extracted.title or "corpus", site_url=source.url)
     try:
         documents = render(info, kept, BASE_URL)

@@ -7,11 +7,15 @@ cannot express; `parse_clean` = feedparser must read the document without compla
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 import feedparser
 from lxml import etree
+
+from feedtool.model import Item, StoredItem
 
 ATOM_NS = "{http://www.w3.org/2005/Atom}"
 ATOM_SCHEMA = Path(__file__).parent / "schemas" / "atom.rng"
@@ -53,3 +57,26 @@ def parse_clean(xml_bytes: bytes) -> feedparser.FeedParserDict:
     result = feedparser.parse(xml_bytes)
     assert not result.bozo, repr(result.get("bozo_exception"))
     return result
+
+
+def stored(items: Sequence[Item], source_id: str, seen: datetime) -> list[StoredItem]:
+    """Items as the store keeps and returns them: first sighting of a key, newest first."""
+    unique: dict[str, tuple[int, Item]] = {}
+    for position, item in enumerate(items):
+        unique.setdefault(item.key, (position, item))
+    ordered = sorted(unique.values(), key=lambda pair: (-pair[1].published.timestamp(), pair[0]))
+    return [
+        StoredItem(
+            source_id=source_id,
+            key=item.key,
+            title=item.title,
+            link=item.link,
+            published=item.published,
+            date_inferred=item.date_inferred,
+            updated=item.published,
+            first_seen=seen,
+            summary=item.summary,
+            content=item.content,
+        )
+        for _, item in ordered
+    ]

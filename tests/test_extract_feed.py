@@ -11,8 +11,8 @@ import pytest
 from feedtool import extract, normalize, publish
 from feedtool.errors import ExtractError
 from feedtool.extract import feed, jsonfeed
-from feedtool.model import Fetched, Item, NotModified, Source, StoredItem, Validators
-from tests.feedcheck import assert_valid_atom, parse_clean
+from feedtool.model import Fetched, Item, NotModified, Source, Validators
+from tests.feedcheck import assert_valid_atom, parse_clean, stored
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 
@@ -392,24 +392,9 @@ def test_entries_without_title_or_text_are_kept_and_publishable() -> None:
         "https://example.com/posts/4",  # text that sanitising leaves empty is no title
     ]
     assert len({item.key for item in items}) == 4
-    stored = [
-        StoredItem(
-            source_id="t",
-            key=item.key,
-            title=item.title,
-            link=item.link,
-            published=item.published,
-            date_inferred=item.date_inferred,
-            updated=item.published,
-            first_seen=NOW,
-            summary=item.summary,
-            content=item.content,
-        )
-        for item in items
-    ]
     documents = publish.render(
         publish.FeedInfo(id="t", title="Links", site_url="https://example.com/"),
-        stored,
+        stored(items, "t", NOW),
         "https://feeds.example.org/",
     )
     assert_valid_atom(documents[".atom.xml"])

@@ -101,7 +101,7 @@ class Runner:
 
     def _check(self, source: Source, context: Context | None = None) -> SourceResult:
         context = context or self.context
-        return run_source(source, context, context.store.source(source.id))
+        return run_source(source, context, context.store.source(source.id, counts=False))
 
     def run(
         self,

@@ -306,14 +306,16 @@ class Store:
 
     # --- sources -------------------------------------------------------------------------------
 
-    def source(self, source_id: str) -> SourceState | None:
-        row = self.db.execute(_SOURCE_QUERY + " WHERE s.id = ?", (source_id,)).fetchone()
+    def source(self, source_id: str, *, counts: bool = True) -> SourceState | None:
+        """The source's state; `counts=False` as for `sources`."""
+        query = _SOURCE_QUERY if counts else _UNCOUNTED_QUERY
+        row = self.db.execute(query + " WHERE s.id = ?", (source_id,)).fetchone()
         return _source_state(row) if row else None
 
     def sources(self, *, counts: bool = True) -> list[SourceState]:
         """Every source's state; `counts=False` leaves item_count at 0 and skips counting
-        every stored item, which planners that only need due times should not pay."""
-        query = _SOURCE_QUERY if counts else "SELECT s.*, 0 AS item_count FROM sources s"
+        the stored items, which a run (or a planner) that does not show them should not pay."""
+        query = _SOURCE_QUERY if counts else _UNCOUNTED_QUERY
         return [_source_state(row) for row in self.db.execute(query + " ORDER BY s.id")]
 
     def _ensure_source(self, source: Source) -> None:
@@ -720,6 +722,7 @@ _SOURCE_QUERY = (
     "SELECT s.*, (SELECT COUNT(*) FROM items i WHERE i.source_id = s.id) AS item_count"
     " FROM sources s"
 )
+_UNCOUNTED_QUERY = "SELECT s.*, 0 AS item_count FROM sources s"
 
 
 def _source_state(row: sqlite3.Row) -> SourceState:

@@ -104,8 +104,9 @@ def print_status(config: Config) -> int:
     for row in [COLUMNS, *table]:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print(printable("  ".join([*cells, row[-1]]).rstrip()))
-    line = f"\nnotifications: {outbox.delivered} delivered, {outbox.pending} pending"
+    line = f"notifications: {outbox.delivered} delivered, {outbox.pending} pending"
     line += f", {outbox.dropped} dropped (gave up)" if outbox.dropped else ""
+    print()
     print(printable(line + (f"; last error: {outbox.last_error}" if outbox.last_error else "")))
     if healing:
         from feedtool.preview import select_block

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -111,3 +113,15 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"feedtool {__version__}"
+
+
+def test_the_status_table_prints_its_outbox_line_plainly(site: Site, tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, html_source("news", site.page("/news/", listing(news_items(2))))
+    )
+    assert main(["--config", str(config), "run"]) == 0
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):
+        assert main(["--config", str(config), "status"]) == 0
+    assert "\nnotifications: 0 delivered, 0 pending\n" in shown.getvalue()
+    assert "\\x0a" not in shown.getvalue()

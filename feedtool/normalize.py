@@ -118,6 +118,7 @@ def canonical_link(href: str, base: str) -> str | None:
     return urlunsplit((parts.scheme, host, path, query, "")).replace(" ", "%20")
 
 
+@lru_cache(maxsize=4096)  # twice per item: its key and its content hash
 def link_identity(link: str) -> str:
     """The part of a canonical link that names the article.
 

@@ -86,11 +86,13 @@ def render(feed: FeedInfo, items: Sequence[StoredItem], base_url: str) -> dict[s
         for item, (published, updated) in zip(items, _times(items), strict=True)
     ]
     updated = max((entry.updated for entry in entries), default=EMPTY_FEED_UPDATED)
+    fg = _generator(feed, entries, updated)
+    _head(fg, feed, urls[".atom.xml"], rss=False)
+    atom = fg.atom_str(pretty=True)
+    _head(fg, feed, urls[".rss.xml"], rss=True)  # after atom_str: it changes what Atom had
     return {
-        ".atom.xml": _generator(feed, entries, urls[".atom.xml"], updated).atom_str(pretty=True),
-        ".rss.xml": _generator(feed, entries, urls[".rss.xml"], updated, rss=True).rss_str(
-            pretty=True
-        ),
+        ".atom.xml": atom,
+        ".rss.xml": fg.rss_str(pretty=True),
         ".json": _json_feed(feed, entries, urls[".json"]),
     }
 
@@ -200,12 +202,9 @@ def _entry(item: StoredItem, feed_id: str, published: datetime, updated: datetim
     )
 
 
-def _generator(
-    feed: FeedInfo, entries: Sequence[_Entry], self_url: str, updated: datetime, rss: bool = False
-) -> FeedGenerator:
-    """Build the feedgen object for one XML format (its self link differs per format)."""
+def _generator(feed: FeedInfo, entries: Sequence[_Entry], updated: datetime) -> FeedGenerator:
+    """The feedgen object both XML formats are written from; `_head` then adds what differs."""
     fg = FeedGenerator()
-    fg.id(self_url)
     fg.title(_xml_safe(feed.title))
     fg.subtitle(_xml_safe(feed.title))  # RSS requires a channel description
     # Atom requires an author (RFC 4287 4.1.1); RSS gets none: its authors are email addresses.
@@ -214,13 +213,22 @@ def _generator(
         fg.language(feed.language)  # Atom xml:lang on <feed>, which its text inherits
     fg.generator("feedtool", version=__version__, uri=PROJECT_URL)
     fg.updated(updated)  # also RSS lastBuildDate; feedgen's default is now
+    if feed.hub:  # feedgen writes only the self link into an RSS channel
+        fg.register_extension("websub", _RssHub, atom=False, rss=True)
+        fg.websub.hub = feed.hub
+    for entry in entries:
+        _add_entry(fg.add_entry(order="append"), entry)
+    return fg
+
+
+def _head(fg: FeedGenerator, feed: FeedInfo, self_url: str, *, rss: bool) -> None:
+    """The links and images of one XML format: its self link differs, and RSS has one image
+    where Atom has an icon and a logo."""
+    fg.id(self_url)
     # Self first, the site last: the RSS channel <link> is the last link() call's href.
-    fg.link(href=self_url, rel="self", type=_media_type(self_url))
+    fg.link(href=self_url, rel="self", type=_media_type(self_url), replace=True)
     if feed.hub:
         fg.link(href=feed.hub, rel="hub")
-        if rss:  # feedgen writes only the self link into an RSS channel
-            fg.register_extension("websub", _RssHub, atom=False, rss=True)
-            fg.websub.hub = feed.hub
     fg.link(href=_xml_safe(feed.site_url), rel="alternate")
     if rss:
         if feed.logo or feed.icon:  # <image> takes the channel's title and link, as it must
@@ -230,9 +238,6 @@ def _generator(
             fg.icon(feed.icon)
         if feed.logo:
             fg.logo(feed.logo)
-    for entry in entries:
-        _add_entry(fg.add_entry(order="append"), entry)
-    return fg
 
 
 def author_name(feed: FeedInfo) -> str:
@@ -299,7 +304,8 @@ def _json_feed(feed: FeedInfo, entries: Sequence[_Entry], self_url: str) -> byte
     if feed.hub:
         document["hubs"] = [{"type": "WebSub", "url": feed.hub}]
     document["items"] = [_json_item(entry) for entry in entries]
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    # One line: json only uses its C encoder without indent (about 4x faster).
+    return (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _json_item(entry: _Entry) -> dict[str, Any]:

@@ -473,12 +473,13 @@ class Store:
             existing = self._hashes(source.id, [item.key for item in items])
             new: list[Item] = []
             updated: list[Item] = []
+            positions: list[int] = []
             resighted: list[str] = []
             seen = 0
             for position, item in enumerate(_unique(items)):
                 if item.key not in existing:
-                    self._insert(source.id, item, position, now)
                     new.append(item)
+                    positions.append(position)
                     continue
                 old_hash = existing[item.key]
                 if old_hash is None:
@@ -489,6 +490,7 @@ class Store:
                     updated.append(item)
                 else:
                     seen += 1
+            self._insert(source.id, new, positions, now)
             self.db.executemany(
                 "UPDATE pruned SET last_seen = ? WHERE source_id = ? AND key = ?",
                 [(utc_text(now), source.id, key) for key in resighted],
@@ -602,25 +604,31 @@ class Store:
             (source_id, source_id, TOMBSTONES_PER_ITEM * keep),
         )
 
-    def _insert(self, source_id: str, item: Item, position: int, now: datetime) -> None:
-        self.db.execute(
+    def _insert(
+        self, source_id: str, items: Sequence[Item], positions: Sequence[int], now: datetime
+    ) -> None:
+        first_seen = utc_text(now)
+        self.db.executemany(
             "INSERT INTO items (source_id, key, link, title, summary, content, published,"
             " date_inferred, updated, first_seen, position, content_hash)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                source_id,
-                item.key,
-                item.link,
-                item.title,
-                item.summary,
-                item.content,
-                utc_text(item.published),
-                item.date_inferred,
-                utc_text(item.published),
-                utc_text(now),
-                position,
-                item.content_hash,
-            ),
+            [
+                (
+                    source_id,
+                    item.key,
+                    item.link,
+                    item.title,
+                    item.summary,
+                    item.content,
+                    utc_text(item.published),
+                    item.date_inferred,
+                    utc_text(item.published),
+                    first_seen,
+                    position,
+                    item.content_hash,
+                )
+                for item, position in zip(items, positions, strict=True)
+            ],
         )
 
     def _update(self, source_id: str, item: Item, now: datetime) -> None:

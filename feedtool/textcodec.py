@@ -8,6 +8,7 @@ from feedtool.errors import ExtractError
 _MAGIC = (b"\x89PNG", b"GIF87a", b"GIF89a", b"\xff\xd8\xff", b"%PDF-", b"PK\x03\x04", b"\x1f\x8b")
 _CONTROL = bytes(c for c in [*range(32), 127] if chr(c) not in "\t\n\r\f")
 _SNIFF_BYTES = 4096
+_BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
 def looks_binary(body: bytes) -> bool:
@@ -31,6 +32,11 @@ def decode(body: bytes, charset: str | None) -> str:
     """
     if looks_binary(body):
         raise ExtractError("not a text document (binary content)")
+    if charset and not body.startswith(_BOMS):  # the common case, without BeautifulSoup
+        try:
+            return body.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
     from bs4.dammit import UnicodeDammit  # BeautifulSoup's one job left: finding the charset
 
     known = [charset] if charset else []

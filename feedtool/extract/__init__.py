@@ -36,10 +36,11 @@ def items(
 ) -> Extracted:
     """Extract one fetched document. `fetch` gets an advertised feed for "auto" sources;
     `learned` are the selectors detection found on an earlier run of the source."""
-    from feedtool.extract import feed  # feedparser: only runs that read a document need it
+    if source.type != "html":
+        from feedtool.extract import feed  # feedparser: only for what may be a feed
 
-    if source.type == "feed" or (source.type == "auto" and feed.looks_like_feed(fetched)):
-        return feed.parse(fetched)
+        if source.type == "feed" or feed.looks_like_feed(fetched):
+            return feed.parse(fetched)
     page = Page.parse(fetched.body, fetched.charset, fetched.content_type, fetched.url)
     if source.select is not None:
         extracted = page.extract(source.select, identity=_identity_selector(source))

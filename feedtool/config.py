@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from feedtool import messenger
 from feedtool.errors import ConfigError
-from feedtool.extract.html import XPATH_PREFIX, Selector, SelectorError
+from feedtool.extract.selector import XPATH_PREFIX, Selector, SelectorError
 from feedtool.model import (
     DEFAULT_BODY_TEMPLATE,
     DEFAULT_TITLE_TEMPLATE,

@@ -26,7 +26,8 @@ import trafilatura
 
 from feedtool import normalize
 from feedtool.errors import FeedtoolError, Interrupted
-from feedtool.extract.html import HTML_TYPES, Selector, inner_html, parse_html
+from feedtool.extract.html import HTML_TYPES, parse_html
+from feedtool.extract.selector import Selector, inner_html
 from feedtool.model import Fetched, Fetcher, Item, NotModified
 from feedtool.textcodec import decode, looks_binary, truncate
 from feedtool.urls import absolutize, join

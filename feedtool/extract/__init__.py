@@ -12,10 +12,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from feedtool import normalize
 from feedtool.errors import ExtractError, FetchError
-from feedtool.extract.html import Page
 from feedtool.model import (
     IDENTITY_RULES,
     Extracted,
@@ -25,6 +24,9 @@ from feedtool.model import (
     Selectors,
     Source,
 )
+
+if TYPE_CHECKING:
+    from feedtool.extract.html import Page
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ def items(
 ) -> Extracted:
     """Extract one fetched document. `fetch` gets an advertised feed for "auto" sources;
     `learned` are the selectors detection found on an earlier run of the source."""
+    from feedtool.extract.html import Page  # not at import: config needs only `selector`
+
     if source.type != "html":
         from feedtool.extract import feed  # feedparser: only for what may be a feed
 
@@ -68,6 +72,8 @@ def normalized_items(
 
     Scraped items need a link; a feed's entries (an "auto" source's advertised feed too) do not.
     """
+    from feedtool import normalize
+
     extracted = items(source, fetched, fetch, learned)
     cleaned = normalize.items(
         extracted.items,

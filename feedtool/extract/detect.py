@@ -23,7 +23,7 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from feedtool.errors import ExtractError
-from feedtool.extract.html import Selector, inner_html
+from feedtool.extract.selector import Selector, inner_html
 from feedtool.model import RawItem, Selectors
 
 

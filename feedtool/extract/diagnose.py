@@ -19,7 +19,8 @@ import re
 import lxml.etree
 import lxml.html
 
-from feedtool.extract.html import Page, Selector, text_of
+from feedtool.extract.html import Page
+from feedtool.extract.selector import Selector, text_of
 
 # Visible text below this many characters is "little": a listing of ten items has more.
 LITTLE_TEXT = 600

@@ -3,15 +3,20 @@ a per-host limit, and the server's hints on when to come back (Retry-After, max-
 
 One HttpFetcher is shared by every thread of a run. Its parts:
 
-- one requests.Session whose pools keep `workers` connections per host, returned to the pool
-  after every response that was read to its end (304s and small error pages included);
+- one urllib3.PoolManager (and one ProxyManager per proxy) whose pools keep `workers`
+  connections per host, returned to the pool after every response that was read to its end
+  (304s, redirects and small error pages included);
+- redirects followed here, not by urllib3, so that every hop is checked (see `_request`);
 - `_HostGate`: at most `host_connections` requests in flight to one host, their starts
   `host_spacing` seconds apart;
 - `_Watchdog`: one daemon thread that shuts down the socket of a request past its deadline, or
   of every request once `stop` is set, so a blocked read returns at once;
-- `_Routes`: the proxy environment read once; requests would read it on every request;
+- `_Routes`: the proxy and CA bundle environment, read once;
 - `AddressPolicy`: the addresses feedtool refuses to connect to (SSRF), checked on the address
-  each socket actually connects to, after DNS, on every hop (see _CheckedConnection).
+  each socket actually connects to, after DNS, on every hop (see _TrackedConnection).
+
+It sends what requests, its former HTTP client, sent: the same headers, URLs encoded the same
+way (IDNA host names, percent-encoded paths and queries), a URL's user info as Basic auth.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import heapq
+import importlib.util
 import ipaddress
 import itertools
 import logging
@@ -34,14 +40,18 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
-import requests
-import requests.adapters
 import urllib3
 import urllib3.connection
 from urllib3.connectionpool import HTTPConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+)
+from urllib3.util import Url, make_headers, parse_url
 from urllib3.util.connection import allowed_gai_family
 from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
@@ -60,10 +70,18 @@ ACCEPT = (
     "text/html,application/xhtml+xml,application/atom+xml,application/rss+xml,"
     "application/feed+json,application/json;q=0.9,application/xml;q=0.9,*/*;q=0.8"
 )
+HEADERS = {  # as requests sent them: "gzip, deflate", then "br" and "zstd" if they can be read
+    "User-Agent": USER_AGENT,
+    "Accept-Encoding": ", ".join(make_headers(accept_encoding=True)["accept-encoding"].split(",")),
+    "Accept": ACCEPT,
+    "Connection": "keep-alive",
+}
 STOP_POLL = 0.2  # seconds: how soon `stop` is noticed by a request or a wait for a host slot
 HOST_POOLS = 100  # hosts whose idle connections are kept (least recently used dropped)
 DRAIN_BYTES = 64 * 1024  # an error page up to this size is read so its connection is kept
 DEFAULT_PORTS = {"http": 80, "https": 443}
+REDIRECTS = frozenset({301, 302, 303, 307, 308})  # with a Location; we only GET: GET again
+MAX_REDIRECTS = 30  # as requests
 
 
 class HttpFetcher:
@@ -107,13 +125,17 @@ class HttpFetcher:
         self._routes = _Routes.from_environ()
         self._gate = _HostGate(host_connections, host_spacing, self.stop)
         self._watchdog = _Watchdog(self.stop)
-        self.session = _Session(self._routes)
-        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT})
-        adapter = _TrackingAdapter(
-            self.policy, pool_connections=HOST_POOLS, pool_maxsize=max(workers, host_connections, 1)
-        )
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self._timeout = urllib3.Timeout(connect=min(CONNECT_TIMEOUT, self.deadline), read=timeout)
+        self._pool_kw: dict[str, Any] = {
+            "num_pools": HOST_POOLS,
+            "maxsize": max(workers, host_connections, 1),
+            "block": False,
+            **self._routes.tls,
+        }
+        self._direct = urllib3.PoolManager(**self._pool_kw)
+        _track(self._direct, self.policy)
+        self._proxied: dict[str, urllib3.PoolManager] = {}  # proxy URL -> its manager
+        self._proxy_lock = threading.Lock()
 
     @classmethod
     def for_settings(cls, settings: Settings, stop: threading.Event | None = None) -> HttpFetcher:
@@ -130,7 +152,10 @@ class HttpFetcher:
 
     def close(self) -> None:
         self._watchdog.close()
-        self.session.close()
+        self._direct.clear()
+        with self._proxy_lock:
+            for manager in self._proxied.values():
+                manager.clear()
 
     def __enter__(self) -> HttpFetcher:
         return self
@@ -142,12 +167,13 @@ class HttpFetcher:
         """GET `url`, retrying connection errors and 5xx with exponential backoff.
 
         Raises FetchError with a one-line reason once the retries are spent (with `retry_after`
-        on a 429 or 503 that said when to come back), at once (never retried) for an address
-        the policy refuses, and Interrupted as soon as `stop` is set.
+        on a 429 or 503 that said when to come back), at once (never retried) for an invalid
+        URL or an address the policy refuses, and Interrupted as soon as `stop` is set.
         Safe to call from many threads at once. The host's slot is that of `url`: a redirect
         to another host does not wait for that host's.
         """
-        headers = {}
+        target = _target(url)
+        headers = _headers(target)
         if validators and validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators and validators.last_modified:
@@ -156,7 +182,7 @@ class HttpFetcher:
         for attempt in range(self.retries + 1):
             try:
                 with self._gate.slot(host):
-                    return self._get_once(url, headers)
+                    return self._get_once(target, headers)
             except _Retryable as e:
                 if attempt == self.retries:
                     raise FetchError(str(e)) from e.__cause__
@@ -170,65 +196,58 @@ class HttpFetcher:
         """POST `data` form-encoded to `url` (a WebSub hub's ping); the 2xx status answered.
 
         What get() promises holds here too: the address policy, the proxies, the host's slot,
-        the deadline and `stop`. But one attempt only, and no redirect followed (requests
-        would turn it into a GET): a ping is news of one moment, and the next change sends
-        another. Raises FetchError with a one-line reason, Interrupted once `stop` is set.
+        the deadline and `stop`. But one attempt only, and no redirect followed (it would turn
+        into a GET): a ping is news of one moment, and the next change sends another. Raises
+        FetchError with a one-line reason, Interrupted once `stop` is set.
         """
+        target = _target(url)
+        headers = _headers(target) | {"Content-Type": "application/x-www-form-urlencoded"}
+        body = urlencode(data).encode()
         with self._gate.slot(_host_key(url)), self._watchdog.guard(self.deadline) as guard:
             try:
-                response = self.session.post(
-                    url,
-                    data=data,
-                    timeout=(min(CONNECT_TIMEOUT, self.deadline), self.timeout),
-                    stream=True,
-                    allow_redirects=False,
-                    proxies=self._routes.proxies_for(url),
-                )
-            except requests.exceptions.RequestException as e:
+                response = self._open("POST", target, headers, body)
+            except _Retryable as e:
                 guard.check()
-                raise FetchError(_describe(e)) from e
-            with response:
+                raise FetchError(str(e)) from e.__cause__
+            with _closing(response):
                 _release(response)
             guard.check()
-        if not 200 <= response.status_code < 300:
-            raise FetchError(f"HTTP {response.status_code} {response.reason}")
-        return response.status_code
+        if not 200 <= response.status < 300:
+            raise FetchError(f"HTTP {response.status} {response.reason}")
+        return response.status
 
-    def _get_once(self, url: str, headers: dict[str, str]) -> Fetched | NotModified:
+    def _get_once(self, target: Url, headers: dict[str, str]) -> Fetched | NotModified:
         """One attempt under the watchdog: what it cut off fails as such, whatever the symptom
         (a closed connection, or a body without Content-Length that seemed to end)."""
         with self._watchdog.guard(self.deadline) as guard:
             try:
-                result = self._request(url, headers)
+                result = self._request(target, headers)
             except (FetchError, _Retryable):
                 guard.check()
                 raise
             guard.check()
             return result
 
-    def _request(self, url: str, headers: dict[str, str]) -> Fetched | NotModified:
-        try:
-            response = self.session.get(
-                url,
-                headers=headers,
-                timeout=(min(CONNECT_TIMEOUT, self.deadline), self.timeout),
-                stream=True,
-                proxies=self._routes.proxies_for(url),
-            )
-        except (
-            requests.exceptions.InvalidURL,
-            requests.exceptions.InvalidSchema,
-            requests.exceptions.MissingSchema,
-        ) as e:
-            raise FetchError(f"invalid URL {url!r} (expected http:// or https://)") from e
-        except requests.exceptions.TooManyRedirects as e:
-            raise FetchError("too many redirects") from e
-        except requests.exceptions.RequestException as e:
-            raise _Retryable(_describe(e)) from e
+    def _request(self, target: Url, headers: dict[str, str]) -> Fetched | NotModified:
+        """GET `target`, following up to MAX_REDIRECTS redirects, each hop through its own
+        route and checked by the address policy; the final URL is the one reported."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._open("GET", target, headers)
+            location = response.headers.get("Location") if response.status in REDIRECTS else None
+            if location is None:
+                break
+            with _closing(response):
+                _release(response)
+            following = _redirect_target(target, location)
+            if "Authorization" in headers and not _keeps_authorization(target, following):
+                headers = {k: v for k, v in headers.items() if k != "Authorization"}
+            target = following
+        else:
+            raise FetchError("too many redirects")
         # close() after a complete read is a no-op: the connection is back in the pool by then.
         # Otherwise (too big, broken, cut off) it closes the connection.
-        with response:
-            status = response.status_code
+        with _closing(response):
+            status = response.status
             if status >= 400:
                 _release(response)
                 message = f"HTTP {status} {response.reason}"
@@ -239,12 +258,12 @@ class HttpFetcher:
             fresh_for = _fresh_for(response.headers)
             if status == 304:
                 _release(response)
-                return NotModified(response.url, fresh_for)
+                return NotModified(target.url, fresh_for)
             body = self._read_capped(response)
-            response.raw.release_conn()
+            response.release_conn()
         content_type, charset = _parse_content_type(response.headers.get("Content-Type", ""))
         return Fetched(
-            url=response.url,
+            url=target.url,
             status=status,
             body=body,
             content_type=content_type,
@@ -256,7 +275,41 @@ class HttpFetcher:
             fresh_for=fresh_for,
         )
 
-    def _read_capped(self, response: requests.Response) -> bytes:
+    def _open(
+        self, method: str, target: Url, headers: dict[str, str], body: bytes | None = None
+    ) -> urllib3.BaseHTTPResponse:
+        """Send one request, its response unread: directly or through the proxy for `target`,
+        once the address policy allowed its host. Network trouble raises _Retryable."""
+        self.policy.check_url(target.url)
+        manager = self._manager(target)
+        try:
+            return manager.urlopen(
+                method,
+                target._replace(auth=None).url,  # the user info goes as Authorization
+                body=body,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                timeout=self._timeout,
+                preload_content=False,
+                decode_content=False,
+            )
+        except urllib3.exceptions.HTTPError as e:
+            raise _Retryable(_describe(e)) from e
+
+    def _manager(self, target: Url) -> urllib3.PoolManager:
+        """The direct pools, or those of the proxy for `target` (made on first use)."""
+        proxy = self._routes.proxy_for(target)
+        if proxy is None:
+            return self._direct
+        with self._proxy_lock:
+            manager = self._proxied.get(proxy)
+            if manager is None:
+                manager = self._proxied[proxy] = _proxy_manager(proxy, self._pool_kw)
+                _track(manager, self.policy)
+            return manager
+
+    def _read_capped(self, response: urllib3.BaseHTTPResponse) -> bytes:
         """Read the whole (decompressed) body within max_bytes: a page must not eat memory.
 
         The deadline is the watchdog's business: it cuts the connection, the read ends.
@@ -268,7 +321,7 @@ class HttpFetcher:
         chunks: list[bytes] = []
         total = 0
         try:
-            while chunk := response.raw.read1(65536, decode_content=True):
+            while chunk := response.read1(65536, decode_content=True):
                 total += len(chunk)
                 if total > self.max_bytes:
                     raise FetchError(f"response larger than {_size(self.max_bytes)}")
@@ -282,18 +335,92 @@ class _Retryable(Exception):
     """A failure worth another try: network trouble or a 5xx."""
 
 
-def _release(response: requests.Response) -> None:
+def _release(response: urllib3.BaseHTTPResponse) -> None:
     """Read the rest of a small body (a 304's, an error page's) and put the connection back in
     the pool; a big or broken one is left for close() to cut off."""
     total = 0
     try:
-        while chunk := response.raw.read1(65536, decode_content=False):
+        while chunk := response.read1(65536, decode_content=False):
             total += len(chunk)
             if total > DRAIN_BYTES:
                 return
     except (urllib3.exceptions.HTTPError, OSError):
         return
-    response.raw.release_conn()
+    response.release_conn()
+
+
+@contextlib.contextmanager
+def _closing(response: urllib3.BaseHTTPResponse) -> Iterator[None]:
+    """Close `response` when done: its connection too unless it went back to the pool (once
+    the body was read to its end); the pool then gets the closed one's place back."""
+    try:
+        yield
+    finally:
+        response.close()
+        response.release_conn()
+
+
+# --- URLs: as requests prepared them, redirects as requests followed them ----------------------
+
+
+def _prepared(url: str) -> Url | None:
+    """`url` as urllib3 sends it: the host lower-case and IDNA-encoded, the path and query
+    percent-encoded, "/" for an empty path; None unless it is an http(s) URL with a host."""
+    try:
+        parts = parse_url(url.lstrip())
+    except LocationParseError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.host or parts.host.startswith(("*", ".")):
+        return None
+    return parts._replace(path=parts.path or "/")
+
+
+def _target(url: str) -> Url:
+    target = _prepared(url)
+    if target is None:
+        raise FetchError(f"invalid URL {url!r} (expected http:// or https://)")
+    return target
+
+
+def _headers(target: Url) -> dict[str, str]:
+    """HEADERS, and Authorization (Basic) from the URL's user info, if any."""
+    headers = dict(HEADERS)
+    if target.auth:
+        headers["Authorization"] = make_headers(basic_auth=unquote(target.auth))["authorization"]
+    return headers
+
+
+def _redirect_target(current: Url, location: str) -> Url:
+    """Where a redirect's Location leads, refused unless it is an http(s) URL with a host.
+
+    The message names the target, not the URL that redirected (only its scheme when that
+    is not http: a file: path is nobody's business). As requests did, a Location in UTF-8 is
+    read as such, and a fragment carries over to a Location without one.
+    """
+    with contextlib.suppress(UnicodeError):
+        location = location.encode("latin-1").decode()
+    try:
+        url = urljoin(current.url, location)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
+    except ValueError:
+        raise FetchError(f"redirect to an invalid URL {location!r}") from None
+    if parts.scheme not in DEFAULT_PORTS:
+        raise FetchError(f"redirect to a {parts.scheme}: URL refused")
+    following = _prepared(url)
+    if following is None:
+        raise FetchError(f"redirect to an invalid URL {location!r}")
+    if current.fragment and not following.fragment:
+        following = following._replace(fragment=current.fragment)
+    return following
+
+
+def _keeps_authorization(old: Url, new: Url) -> bool:
+    """requests' rule: credentials follow a redirect to the same scheme, host and port only,
+    or from http to https on the default ports."""
+    before, after = (old.scheme, old.port or 80), (new.scheme, new.port or 443)
+    upgrade = before == ("http", 80) and after == ("https", 443)
+    return old.host == new.host and (upgrade or _host_key(old.url) == _host_key(new.url))
 
 
 # --- the server's hints: Retry-After, Cache-Control, Expires -----------------------------------
@@ -396,7 +523,7 @@ class AddressPolicy:
         try:
             host = urlsplit(url).hostname or ""
         except ValueError:
-            return  # requests refuses it
+            return  # no URL: get() refuses it
         if NUMERIC_HOST.fullmatch(host) and any(c.isdigit() for c in host):
             with contextlib.suppress(OSError):
                 host = socket.inet_ntoa(socket.inet_aton(host))
@@ -448,7 +575,7 @@ def _connect_checked(
     The check is on the very address the socket connects to: a name that resolved to a public
     address for a check and to 169.254.169.254 for the connect (DNS rebinding) gets nowhere.
     Refused addresses are skipped; when none is left the refusal is the error (FetchError,
-    which urllib3 and requests let through untouched, and get() never retries).
+    which urllib3 lets through untouched, and get() never retries).
     """
     refused: str | None = None
     error: OSError | None = None
@@ -485,15 +612,16 @@ def _connect_checked(
 
 @dataclass(frozen=True, slots=True)
 class _Routes:
-    """The proxy and CA bundle environment, read once.
+    """The proxy and CA bundle environment, read once (not at every request, as requests did).
 
-    requests reads it again on every request (and .netrc too), about a millisecond each;
-    the session runs with trust_env off and gets these instead.
+    `tls`: the pools' CA settings, a bundle (file or directory) named by REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE; else the system's certificates (OpenSSL's, which honour SSL_CERT_FILE and
+    SSL_CERT_DIR).
     """
 
     proxies: dict[str, str]  # scheme (or "all") -> proxy URL
     no_proxy: tuple[str, ...]
-    verify: str | bool
+    tls: dict[str, str]
 
     @classmethod
     def from_environ(cls) -> _Routes:
@@ -501,21 +629,40 @@ class _Routes:
         no_proxy = proxies.pop("no", "")
         bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         entries = tuple(e.strip().lower() for e in no_proxy.split(",") if e.strip())
-        return cls(proxies=proxies, no_proxy=entries, verify=bundle or True)
+        tls = {"ca_cert_dir" if os.path.isdir(bundle) else "ca_certs": bundle} if bundle else {}
+        return cls(proxies=proxies, no_proxy=entries, tls=tls)
 
-    def proxies_for(self, url: str) -> dict[str, str]:
-        """The `proxies` argument of a request to `url`: empty when NO_PROXY covers it."""
-        if not self.proxies:
-            return {}
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
-        except ValueError:
-            return dict(self.proxies)  # requests will refuse the URL
+    def proxy_for(self, target: Url) -> str | None:
+        """The proxy URL for `target` (its scheme's, else ALL_PROXY's); None when there is none
+        or NO_PROXY covers `target`."""
+        scheme = target.scheme or ""
+        proxy = self.proxies.get(scheme) or self.proxies.get("all")
+        if proxy is None:
+            return None
+        host, port = (target.host or "").strip("[]"), target.port or DEFAULT_PORTS.get(scheme)
         if any(_no_proxy_covers(entry, host, port) for entry in self.no_proxy):
-            return {}
-        return dict(self.proxies)
+            return None
+        return proxy
+
+
+def _proxy_manager(proxy: str, pool_kw: dict[str, Any]) -> urllib3.PoolManager:
+    """Pools through the proxy at `proxy`, as requests made them: "http://" when it names no
+    scheme, Proxy-Authorization (Basic) from its user info, SOCKS with PySocks."""
+    if "://" not in proxy:
+        proxy = "http://" + proxy
+    try:
+        parts = urlsplit(proxy)
+        username, password = unquote(parts.username or ""), unquote(parts.password or "")
+        if parts.scheme.lower().startswith("socks"):
+            if importlib.util.find_spec("socks") is None:
+                raise FetchError("SOCKS proxy needs PySocks (pip install PySocks)")
+            from urllib3.contrib.socks import SOCKSProxyManager
+
+            return SOCKSProxyManager(proxy, username or None, password or None, **pool_kw)
+        auth = make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
+        return urllib3.ProxyManager(proxy, proxy_headers=auth, **pool_kw)
+    except ValueError as e:  # urllib3's LocationValueError and ProxySchemeUnknown included
+        raise FetchError("invalid proxy URL") from e
 
 
 def _no_proxy_covers(entry: str, host: str, port: int | None) -> bool:
@@ -539,48 +686,6 @@ def _no_proxy_covers(entry: str, host: str, port: int | None) -> bool:
         entry = name
     entry = entry.lstrip(".")
     return host == entry or host.endswith("." + entry)
-
-
-class _Session(requests.Session):
-    """A session that takes its proxies from `_Routes`, not the environment, redirects included."""
-
-    def __init__(self, routes: _Routes) -> None:
-        super().__init__()
-        self.trust_env = False
-        self.verify = routes.verify
-        self.routes = routes
-
-    def rebuild_proxies(self, prepared_request: Any, proxies: Any) -> Any:
-        # On a redirect: the new URL's proxies (the target may be in NO_PROXY); requests then
-        # sets or strips Proxy-Authorization to match.
-        routes = self.routes.proxies_for(prepared_request.url or "")
-        return super().rebuild_proxies(prepared_request, routes)  # type: ignore[no-untyped-call]
-
-    def get_redirect_target(self, resp: requests.Response) -> str | None:
-        """The Location to follow, refused unless it is an http(s) URL with a host.
-
-        The message names the target, not the URL that redirected (only its scheme when that
-        is not http: a file: path is nobody's business). Checked here, before requests parses
-        the Location itself (a malformed one would escape as a bare ValueError); the response
-        is closed first, since nothing reads it any more.
-        """
-        location = super().get_redirect_target(resp)
-        if location is None:
-            return None
-        try:
-            parts = urlsplit(urljoin(resp.url, location))
-            parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
-            problem = None
-            if parts.scheme not in ("http", "https"):
-                problem = f"redirect to a {parts.scheme}: URL refused"
-            elif not parts.hostname:
-                problem = f"redirect to an invalid URL {location!r}"
-        except ValueError:
-            problem = f"redirect to an invalid URL {location!r}"
-        if problem is not None:
-            resp.close()
-            raise FetchError(problem)
-        return location
 
 
 # --- the per-host limit ------------------------------------------------------------------------
@@ -718,7 +823,8 @@ class _Watchdog:
                     target=self._run, name="feedtool-fetch-watchdog", daemon=True
                 )
                 self._thread.start()
-            self._wake.notify()
+            if self._heap[0][2] is guard:  # the earliest deadline: the thread may sleep past it
+                self._wake.notify()
         _local.guard = guard
         try:
             yield guard
@@ -793,8 +899,8 @@ class _TrackedConnection(urllib3.connection.HTTPConnection):
             # The proxy the admin chose (it may well be on loopback); it resolves the target
             # and must enforce the policy itself. check_url refused the target's IP literals.
             return super()._new_conn()
-        # Failures are wrapped as urllib3's own _new_conn wraps them, so requests reports them
-        # as before; a refusal (FetchError) passes through.
+        # Failures are wrapped as urllib3's own _new_conn wraps them, so _describe reads them
+        # alike; a refusal (FetchError) passes through.
         try:
             return _connect_checked(
                 self._dns_host.strip("[]"),
@@ -844,35 +950,6 @@ def _track(manager: urllib3.PoolManager, policy: AddressPolicy) -> None:
     }
 
 
-class _TrackingAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose pools (direct and through proxies) report to the watchdog and connect
-    only where `policy` allows; it sees every hop, redirects included."""
-
-    def __init__(self, policy: AddressPolicy, **kwargs: Any) -> None:
-        self._proxy_lock = threading.Lock()
-        self._policy = policy
-        super().__init__(**kwargs)
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        _track(self.poolmanager, self._policy)
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        self._policy.check_url(request.url or "")
-        return super().send(request, *args, **kwargs)
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        # Locked: requests' own check-then-create would let two threads make two managers.
-        with self._proxy_lock:
-            new = proxy not in self.proxy_manager
-            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-            if new:
-                _track(manager, self._policy)
-            return manager
-
-
 # --- small helpers -----------------------------------------------------------------------------
 
 
@@ -883,19 +960,19 @@ def _parse_content_type(value: str) -> tuple[str, str | None]:
     return message.get_content_type(), charset if isinstance(charset, str) else None
 
 
-def _describe(error: requests.exceptions.RequestException) -> str:
-    if isinstance(error, requests.exceptions.Timeout):
-        return "timed out"
-    if isinstance(error, requests.exceptions.ProxyError):
+def _describe(error: urllib3.exceptions.HTTPError) -> str:
+    if isinstance(error, urllib3.exceptions.ProxyError):
         return "proxy failed"
-    if isinstance(error, requests.exceptions.ConnectionError):
-        reason = str(error.args[0]) if error.args else ""
-        if "Name or service not known" in reason or "nodename nor servname" in reason:
-            return "host not found"
-        if "Connection refused" in reason:
-            return "connection refused"
-        return "connection failed"
-    return type(error).__name__
+    # NewConnectionError is a TimeoutError too (urllib3 keeps it so), though it is no timeout
+    timeout = isinstance(error, urllib3.exceptions.TimeoutError)
+    if timeout and not isinstance(error, NewConnectionError):
+        return "timed out"
+    reason = str(error)
+    if "Name or service not known" in reason or "nodename nor servname" in reason:
+        return "host not found"
+    if "Connection refused" in reason:
+        return "connection refused"
+    return "connection failed"
 
 
 def _size(n: int) -> str:

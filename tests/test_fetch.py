@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import importlib.util
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import time
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+import requests
 
 from feedtool import __version__
 from feedtool.errors import ExtractError, FetchError
@@ -80,6 +87,20 @@ def test_user_agent_names_feedtool_its_version_and_a_url(site: Site) -> None:
     user_agent = site.hits("/news/")[0]["User-Agent"]
     assert user_agent.startswith(f"feedtool/{__version__} (+https://")
     assert user_agent.endswith(")")
+
+
+def test_headers_and_a_cyrillic_url_go_out_as_requests_sent_them(site: Site) -> None:
+    """feedtool's HTTP client was requests: servers see the same request line and headers."""
+    url = site.url + "/новости/?q=ё ж"
+    prepared = requests.Request("GET", url).prepare()
+    assert prepared.path_url == "/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/?q=%D1%91%20%D0%B6"
+    site.page(prepared.path_url, "<html>news</html>")
+    with fetcher() as f:
+        result = fetched(f.get(url))
+    assert result.url == prepared.url
+    sent = site.hits(prepared.path_url)[0]
+    assert sent["Accept-Encoding"] == requests.utils.DEFAULT_ACCEPT_ENCODING
+    assert sent["Connection"] == "keep-alive"
 
 
 def test_gzip_body_comes_out_decoded(site: Site) -> None:
@@ -194,6 +215,38 @@ def test_a_redirect_to_a_non_http_or_broken_url_names_the_target(
         assert str(error.value) == message
         assert len(site.hits("/go")) == 1  # never retried
         assert fetched(f.get(site.page("/news/", "<html>ok</html>"))).body == b"<html>ok</html>"
+
+
+def test_a_redirect_to_a_location_in_utf8_is_followed(site: Site) -> None:
+    """Raw UTF-8 in Location (arrives as Latin-1): read as UTF-8, sent percent-encoded."""
+    path = requests.Request("GET", site.url + "/новости/").prepare().path_url
+    final = site.page(path, "<html>here</html>")
+    location = "/новости/".encode().decode("latin-1")  # the handler sends it as raw bytes
+    url = site.page("/old", b"", status=301, headers={"Location": location}, etag=False)
+    with fetcher() as f:
+        assert fetched(f.get(url)).url == final
+
+
+def test_a_redirect_loop_ends_after_30_redirects(site: Site) -> None:
+    site.page("/loop", b"", status=302, headers={"Location": "/loop"}, etag=False)
+    with fetcher(retries=2) as f, pytest.raises(FetchError) as error:
+        f.get(site.url + "/loop")
+    assert str(error.value) == "too many redirects"
+    assert len(site.hits("/loop")) == 31  # as requests counted; never retried
+
+
+def test_a_urls_user_info_is_basic_auth_for_its_own_host_only(site: Site) -> None:
+    """As requests did: kept across a redirect on the same host, dropped for another host."""
+    site.page("/a", b"", status=302, headers={"Location": "/b"}, etag=False)
+    other = f"http://localhost:{site.port}/c"  # the same server under another name
+    site.page("/b", b"", status=302, headers={"Location": other}, etag=False)
+    site.page("/c", "<html>public</html>")
+    with fetcher() as f:
+        result = fetched(f.get(f"http://user:p%40ss@127.0.0.1:{site.port}/a"))
+    assert (result.url, result.body) == (other, b"<html>public</html>")
+    basic = "Basic " + base64.b64encode(b"user:p@ss").decode()
+    sent = [site.hits(path)[0].get("Authorization") for path in ("/a", "/b", "/c")]
+    assert sent == [basic, basic, None]
 
 
 def test_a_host_name_with_an_overlong_label_is_an_invalid_url_not_a_crash() -> None:
@@ -488,3 +541,71 @@ def test_https_proxy_is_asked_to_connect(proxy: Proxy, monkeypatch: pytest.Monke
         f.get("https://news.example.test/")
     assert str(error.value) == "proxy failed"
     assert proxy.urls == ["news.example.test:443"]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("socks") is not None, reason="PySocks is installed")
+def test_a_socks_proxy_without_pysocks_is_a_one_line_error(
+    proxy: Proxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALL_PROXY", "socks5h://127.0.0.1:1080")
+    with fetcher() as f, pytest.raises(FetchError) as error:
+        f.get("http://news.example.test/")
+    assert str(error.value) == "SOCKS proxy needs PySocks (pip install PySocks)"
+
+
+# --- TLS: the system's certificate authorities, or the bundle named in the environment ---------
+
+
+class Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"<html>over TLS</html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def https_server(cert: Path, key: Path) -> LocalServer:
+    class TlsServer(ThreadingHTTPServer):
+        def server_bind(self) -> None:
+            super().server_bind()
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
+
+    return LocalServer(Hello, TlsServer)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_https_is_verified_against_the_ca_bundle_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in (*PROXY_VARIABLES, "requests_ca_bundle", "curl_ca_bundle"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert)),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server = https_server(cert, key)
+    url = server.url.replace("http://", "https://") + "/"
+    try:
+        with fetcher() as f, pytest.raises(FetchError) as error:
+            f.get(url)  # a certificate no authority of the system's signed
+        assert str(error.value) == "connection failed"
+        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            with monkeypatch.context() as env:
+                env.setenv(name, str(cert))
+                with fetcher() as f:
+                    assert fetched(f.get(url)).body == b"<html>over TLS</html>"
+    finally:
+        server.close()

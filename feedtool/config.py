@@ -432,11 +432,13 @@ def _patterns(t: _Table, key: str) -> tuple[str, ...]:
     express backreferences or lookaround, and its \\b, \\w and \\d are ASCII-only: a pattern
     using them beside non-ASCII letters would silently stop matching, so it is refused too.
     """
+    patterns = t.strings(key)
+    if not patterns:
+        return patterns
     import re2  # type: ignore[import-untyped,unused-ignore]
 
     from feedtool.normalize import filter_pattern
 
-    patterns = t.strings(key)
     for i, pattern in enumerate(patterns):
         where = f"{t.at(key)}[{i}]"
         try:

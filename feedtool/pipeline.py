@@ -99,7 +99,7 @@ class Offload:
             self._seen += 1
             if self._pool is None and self.after is not None and self._seen > self.after:
                 context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(["feedtool.extract", "feedtool.publish"])
+                context.set_forkserver_preload(["feedtool.extract.html", "feedtool.publish"])
                 self._pool = ProcessPoolExecutor(
                     self.size,
                     mp_context=context,

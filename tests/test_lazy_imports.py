@@ -9,7 +9,17 @@ from pathlib import Path
 from feedtool.cli import main
 from tests.conftest import Site, html_source, listing, news_items, write_config
 
-HEAVY = ("feedparser", "feedgen", "dateparser", "bs4", "apprise", "trafilatura", "rich")
+HEAVY = (
+    "feedparser",
+    "feedgen",
+    "dateparser",
+    "bs4",
+    "nh3",
+    "requests",
+    "apprise",
+    "trafilatura",
+    "rich",
+)
 
 
 def _loaded_by(path: Path, *argv: str) -> list[str]:

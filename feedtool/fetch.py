@@ -33,7 +33,6 @@ import re
 import socket
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -625,7 +624,11 @@ class _Routes:
 
     @classmethod
     def from_environ(cls) -> _Routes:
-        proxies = urllib.request.getproxies()  # HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY...
+        proxies: dict[str, str] = {}
+        if any(name.lower().endswith("_proxy") for name in os.environ):  # else no import
+            import urllib.request
+
+            proxies = urllib.request.getproxies()  # HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY
         no_proxy = proxies.pop("no", "")
         bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         entries = tuple(e.strip().lower() for e in no_proxy.split(",") if e.strip())

@@ -517,8 +517,8 @@ class _SourceRun:
         return KEEP if after == before else after
 
     def _files_missing(self) -> bool:
-        output_dir = self.context.settings.output_dir
-        return not all((output_dir / f"{self.source.id}{s}").exists() for s in SUFFIXES)
+        stem = os.path.join(self.context.settings.output_dir, self.source.id)  # once a source
+        return not all(os.path.exists(stem + suffix) for suffix in SUFFIXES)
 
     def _harvest(self, first: Fetched) -> tuple[tuple[Item, ...], int, Extracted]:
         """The items of the source's pages, by the path preview and check share (harvest).

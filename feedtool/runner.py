@@ -99,9 +99,8 @@ class Runner:
         """
         return self._threads.submit(self._check, source)
 
-    def _check(self, source: Source, context: Context | None = None) -> SourceResult:
-        context = context or self.context
-        return run_source(source, context, context.store.source(source.id, counts=False))
+    def _check(self, source: Source) -> SourceResult:
+        return run_source(source, self.context, self.context.store.source(source.id, counts=False))
 
     def run(
         self,
@@ -117,15 +116,15 @@ class Runner:
         (from this thread). The first error that concerns every source cancels the rest and
         is raised.
         """
+        states = {state.id: state for state in self.store.sources(counts=False)}  # one query
         if due_only:
-            states = {state.id: state for state in self.store.sources(counts=False)}
             now = self.clock()
             sources = [s for s in sources if is_due(s, states.get(s.id), now)]
         if on_start is not None:
             on_start(sources)
         context = replace(self.context, unsynced=[], announce=[])
         futures = {
-            self._threads.submit(self._check, source, context): i
+            self._threads.submit(run_source, source, context, states.get(source.id)): i
             for i, source in enumerate(sources)
         }
         results: dict[int, SourceResult] = {}

@@ -12,6 +12,8 @@ One HttpFetcher is shared by every thread of a run. Its parts:
 - `_Watchdog`: one daemon thread that shuts down the socket of a request past its deadline, or
   of every request once `stop` is set, so a blocked read returns at once;
 - `_Routes`: the proxy and CA bundle environment, read once;
+- a cookie jar (http.cookiejar's, its default policy), made by the first response that sets a
+  cookie: a run without cookies never imports http.cookiejar (see `_open`);
 - `AddressPolicy`: the addresses feedtool refuses to connect to (SSRF), checked on the address
   each socket actually connects to, after DNS, on every hop (see _TrackedConnection).
 
@@ -59,7 +61,10 @@ from feedtool.errors import FetchError, Interrupted
 from feedtool.model import MAX_HOLD, Fetched, NotModified, Settings, Validators, utc_now
 
 if TYPE_CHECKING:
+    from http.cookiejar import CookieJar
+
     from urllib3._base_connection import BaseHTTPConnection
+    from urllib3._collections import HTTPHeaderDict
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +104,10 @@ class HttpFetcher:
     `host_connections`, `host_spacing`: the per-host limit (see _HostGate);
     `allow_private_addresses`: see AddressPolicy. for_settings() takes all of these from
     Settings.
+
+    Cookies are kept as a requests session kept them: set by any response (every redirect hop,
+    304s and error pages too), sent back on this fetcher's later requests where the cookie rules
+    allow. They live as long as the fetcher: one run, or the daemon's (until a config reload).
     """
 
     def __init__(
@@ -135,6 +144,8 @@ class HttpFetcher:
         _track(self._direct, self.policy)
         self._proxied: dict[str, urllib3.PoolManager] = {}  # proxy URL -> its manager
         self._proxy_lock = threading.Lock()
+        self._cookies: CookieJar | None = None  # made by the first response with Set-Cookie
+        self._cookies_lock = threading.Lock()  # guards its making only: the jar has its own
 
     @classmethod
     def for_settings(cls, settings: Settings, stop: threading.Event | None = None) -> HttpFetcher:
@@ -278,13 +289,20 @@ class HttpFetcher:
         self, method: str, target: Url, headers: dict[str, str], body: bytes | None = None
     ) -> urllib3.BaseHTTPResponse:
         """Send one request, its response unread: directly or through the proxy for `target`,
-        once the address policy allowed its host. Network trouble raises _Retryable."""
+        once the address policy allowed its host. Network trouble raises _Retryable.
+
+        The jar's cookies for `target` go with it; the response's cookies go into the jar. No jar
+        (no response set a cookie yet): one attribute check, one header lookup."""
         self.policy.check_url(target.url)
         manager = self._manager(target)
+        target = target._replace(auth=None)  # the user info goes as Authorization
+        jar = self._cookies
+        if jar is not None:
+            headers = _with_cookies(jar, target, headers)
         try:
-            return manager.urlopen(
+            response = manager.urlopen(
                 method,
-                target._replace(auth=None).url,  # the user info goes as Authorization
+                target.url,
                 body=body,
                 headers=headers,
                 redirect=False,
@@ -295,6 +313,24 @@ class HttpFetcher:
             )
         except urllib3.exceptions.HTTPError as e:
             raise _Retryable(_describe(e)) from e
+        if "Set-Cookie" in response.headers:
+            self._jar().extract_cookies(
+                _CookieResponse(response.headers),  # type: ignore[arg-type]
+                _CookieRequest(target, headers),  # type: ignore[arg-type]
+            )
+        return response
+
+    def _jar(self) -> CookieJar:
+        """The cookie jar, made (and http.cookiejar imported) on first use."""
+        jar = self._cookies
+        if jar is None:
+            with self._cookies_lock:
+                if self._cookies is None:
+                    import http.cookiejar
+
+                    self._cookies = http.cookiejar.CookieJar()
+                jar = self._cookies
+        return jar
 
     def _manager(self, target: Url) -> urllib3.PoolManager:
         """The direct pools, or those of the proxy for `target` (made on first use)."""
@@ -357,6 +393,68 @@ def _closing(response: urllib3.BaseHTTPResponse) -> Iterator[None]:
     finally:
         response.close()
         response.release_conn()
+
+
+# --- cookies: what http.cookiejar needs of urllib.request's Request and response -------------
+
+
+class _CookieRequest:
+    """One request as http.cookiejar sees it (a new one for every request: nothing shared).
+
+    `cookie`: the Cookie header the jar chose for it. `unverifiable` is False, as for a URL the
+    user asked for: under the default policy it only matters to RFC 2965 cookies, refused
+    anyway. An explicit Cookie among `headers` (by that spelling) is kept, not merged.
+    """
+
+    __slots__ = ("_headers", "_url", "cookie", "host", "origin_req_host", "type")
+
+    unverifiable = False
+
+    def __init__(self, target: Url, headers: Mapping[str, str]) -> None:
+        self._url = target.url
+        self._headers = headers
+        self.type = target.scheme or "http"
+        self.host = target.netloc or ""  # "host:port", as urllib.request's
+        self.origin_req_host = target.host or ""  # host names are lower-case already
+        self.cookie: str | None = None
+
+    def get_full_url(self) -> str:
+        return self._url
+
+    def get_host(self) -> str:
+        return self.host
+
+    def has_header(self, name: str) -> bool:
+        return name in self._headers
+
+    def get_header(self, name: str, default: str | None = None) -> str | None:
+        return self._headers.get(name, default)
+
+    def add_unredirected_header(self, name: str, value: str) -> None:
+        if name == "Cookie":  # "Cookie2" only with RFC 2965 on, not the default policy
+            self.cookie = value
+
+
+class _CookieResponse:
+    """A response's headers as http.cookiejar reads them (`info().get_all`)."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: HTTPHeaderDict) -> None:
+        self._headers = headers
+
+    def info(self) -> _CookieResponse:
+        return self
+
+    def get_all(self, name: str, default: list[str]) -> list[str]:
+        return self._headers.getlist(name) or default
+
+
+def _with_cookies(jar: CookieJar, target: Url, headers: dict[str, str]) -> dict[str, str]:
+    """`headers`, and a Cookie header if the jar has cookies for `target` (a copy then)."""
+    request = _CookieRequest(target, headers)
+    jar.add_cookie_header(request)  # type: ignore[arg-type]
+    return headers if request.cookie is None else headers | {"Cookie": request.cookie}
 
 
 # --- URLs: as requests prepared them, redirects as requests followed them ----------------------

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import os
 import shutil
 import socket
 import ssl
 import struct
 import subprocess
+import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -282,6 +286,207 @@ def test_changed_page_is_fetched_again_despite_old_validators(site: Site) -> Non
     with fetcher() as f:
         result = fetched(f.get(url, Validators(etag='"stale"')))
     assert result.body == b"<html>v2</html>"
+
+
+# --- cookies: kept for the fetcher's life, as a requests session kept them ---------------------
+
+
+class CookieSite(LocalServer):
+    """Records the Cookie header of every request; answers `answers[path]` (a status and its
+    Set-Cookie headers), "/set/NAME=VALUE" with that cookie, and "/check" as a cookie check:
+    a redirect to itself with Set-Cookie ok=1 unless the request carries the cookie."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[int, list[str]]] = {}
+        self.seen: list[tuple[str, str | None]] = []  # (host:port path, Cookie header)
+        self._lock = threading.Lock()
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real sites
+
+            def answer(self) -> None:
+                cookie = self.headers.get("Cookie")
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))  # a POST's form
+                with site._lock:
+                    site.seen.append((self.headers["Host"] + self.path, cookie))
+                    status, set_cookies = site.answers.get(self.path, (200, []))
+                headers = [("Set-Cookie", value) for value in set_cookies]
+                if self.path == "/check" and "ok=1" not in cookie_set(cookie):
+                    status = 302
+                    headers = [("Location", "/check"), ("Set-Cookie", "ok=1; Path=/")]
+                elif self.path.startswith("/set/"):
+                    headers = [("Set-Cookie", self.path.removeprefix("/set/") + "; Path=/")]
+                body = b"" if status in (204, 304) else b"<html>welcome</html>"
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                if status != 304:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = answer
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        super().__init__(Handler)
+        self.other_url = f"http://localhost:{self.port}"  # the same server: another host name
+
+    def cookies(self, url: str) -> list[str | None]:
+        """The Cookie headers sent to `url` (host and path), in order."""
+        key = url.removeprefix("http://")
+        with self._lock:
+            return [cookie for where, cookie in self.seen if where == key]
+
+
+@pytest.fixture
+def cookie_site() -> Iterator[CookieSite]:
+    server = CookieSite()
+    yield server
+    server.close()
+
+
+def cookie_set(header: str | None) -> set[str]:
+    return set(header.split("; ")) if header else set()
+
+
+def test_a_cookie_check_redirecting_to_itself_is_passed(cookie_site: CookieSite) -> None:
+    """It used to end in "too many redirects" (requests' session had kept the cookie)."""
+    url = cookie_site.url + "/check"
+    with fetcher() as f:
+        result = fetched(f.get(url))
+        assert (result.url, result.body) == (url, b"<html>welcome</html>")
+        assert cookie_site.cookies(url) == [None, "ok=1"]
+        fetched(f.get(url))  # later gets of the run pass at once
+    assert cookie_site.cookies(url) == [None, "ok=1", "ok=1"]
+
+
+def test_a_cookie_goes_back_to_its_host_by_the_same_fetcher_only(
+    cookie_site: CookieSite,
+) -> None:
+    """Cookies ignore ports: the two hosts are one server under two names."""
+    here, there = cookie_site.url, cookie_site.other_url
+    with fetcher() as f:
+        f.get(here + "/set/sid=a1")
+        f.get(there + "/set/lid=b2")
+        f.get(here + "/news/")
+        f.get(there + "/news/")
+    with fetcher() as f:
+        f.get(here + "/news/")
+    assert cookie_site.cookies(here + "/set/sid=a1") == [None]
+    assert cookie_site.cookies(there + "/set/lid=b2") == [None]  # sid is 127.0.0.1's
+    assert cookie_site.cookies(here + "/news/") == ["sid=a1", None]  # a new fetcher: none
+    assert cookie_site.cookies(there + "/news/") == ["lid=b2"]
+
+
+def test_cookies_from_redirect_hops_304s_and_error_pages_are_kept(
+    cookie_site: CookieSite,
+) -> None:
+    cookie_site.answers = {
+        "/same": (304, ["nm=1"]),
+        "/gone": (404, ["err=1"]),
+        "/down": (503, ["busy=1"]),
+    }
+    url = cookie_site.url
+    with fetcher(retries=1) as f:
+        f.get(url + "/set/first=1")
+        assert f.get(url + "/same", Validators(etag='"x"')) == NotModified(url + "/same")
+        with pytest.raises(FetchError, match="HTTP 404"):
+            f.get(url + "/gone")
+        with pytest.raises(FetchError, match="HTTP 503"):
+            f.get(url + "/down")  # and its retry sends what the first answer set
+        fetched(f.get(url + "/check"))  # a hop's cookie is sent on the next hop
+        f.get(url + "/news/")
+    assert [cookie_set(c) for c in cookie_site.cookies(url + "/down")] == [
+        {"first=1", "nm=1", "err=1"},
+        {"first=1", "nm=1", "err=1", "busy=1"},
+    ]
+    assert cookie_set(cookie_site.cookies(url + "/news/")[0]) == {
+        "first=1",
+        "nm=1",
+        "err=1",
+        "busy=1",
+        "ok=1",
+    }
+
+
+def test_cookie_path_secure_and_expiry_rules_hold(cookie_site: CookieSite) -> None:
+    url = cookie_site.url
+    cookie_site.answers["/a/login"] = (
+        200,
+        ["p=1; Path=/a", "s=1; Secure", "gone=1; Max-Age=0", "keep=1; Path=/"],
+    )
+    expired = "keep=; Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+    cookie_site.answers["/a/logout"] = (200, [expired])
+    with fetcher() as f:
+        f.get(url + "/a/login")
+        f.get(url + "/a/news")
+        f.get(url + "/b/news")
+        f.get(url + "/a/logout")
+        f.get(url + "/b/news")
+    assert cookie_set(cookie_site.cookies(url + "/a/news")[0]) == {"p=1", "keep=1"}
+    assert cookie_site.cookies(url + "/b/news") == ["keep=1", None]
+
+
+def test_post_form_sends_and_keeps_cookies(cookie_site: CookieSite) -> None:
+    url = cookie_site.url
+    cookie_site.answers["/hub"] = (202, ["hub=1"])
+    with fetcher() as f:
+        f.get(url + "/set/sid=a1")
+        assert f.post_form(url + "/hub", {"hub.mode": "publish"}) == 202
+        f.get(url + "/news/")
+    assert cookie_site.cookies(url + "/hub") == ["sid=a1"]
+    assert cookie_set(cookie_site.cookies(url + "/news/")[0]) == {"sid=a1", "hub=1"}
+
+
+def test_threads_sharing_a_fetcher_each_get_their_own_cookies_back(
+    cookie_site: CookieSite,
+) -> None:
+    url = cookie_site.url
+    with HttpFetcher(retries=0, workers=8, host_connections=8) as f:
+
+        def session(thread: int) -> None:
+            for n in range(15):
+                f.get(f"{url}/set/t{thread}={n}")
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(session, range(8)))
+    for thread in range(8):
+        sent = [
+            {c for c in cookie_set(cookie) if c.startswith(f"t{thread}=")}
+            for where, cookie in cookie_site.seen
+            if f"/set/t{thread}=" in where
+        ]
+        assert sent == [set()] + [{f"t{thread}={n}"} for n in range(14)]
+
+
+NO_COOKIES_PROBE = """
+import sys
+from feedtool.fetch import HttpFetcher
+from feedtool.model import NotModified
+with HttpFetcher(retries=0) as f:
+    first = f.get(sys.argv[1])
+    assert isinstance(f.get(sys.argv[1], first.validators), NotModified)
+    print("http.cookiejar" in sys.modules, "urllib.request" in sys.modules)
+    f.get(sys.argv[2])
+    print("http.cookiejar" in sys.modules)
+"""
+
+
+def test_no_cookie_no_cookiejar_import(site: Site, cookie_site: CookieSite) -> None:
+    """A run no site sets a cookie in never imports http.cookiejar (nor urllib.request)."""
+    url = site.page("/news/", "<html>news</html>")
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    run = subprocess.run(
+        [sys.executable, "-c", NO_COOKIES_PROBE, url, cookie_site.url + "/set/sid=1"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert run.stdout.split() == ["False", "False", "True"]
 
 
 # --- decoding ----------------------------------------------------------------------------------

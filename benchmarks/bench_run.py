@@ -507,7 +507,7 @@ class Outcome:
     code: int  # exit code; -N when killed by signal N
     wall: float  # seconds until the child itself ended
     cpu: float  # user + sys seconds of the child and all its descendants (worker pools too)
-    rss_mb: float  # peak resident set of the child process itself (wait4's ru_maxrss)
+    rss_mb: float  # peak resident set of the child process itself (VmHWM, sampled)
     tree_rss_mb: float  # peak resident set of the child and its descendants, sampled
     processes: int  # most processes in the tree at one sample
     stderr: str
@@ -560,24 +560,27 @@ def wait_for_exit(pid: int, timeout: float) -> None:
 @dataclass(frozen=True, slots=True)
 class Sample:
     rss_mb: float  # resident memory of the process tree
+    root_peak_mb: float  # the root process's peak since it exec'd (VmHWM)
     cpu: float  # CPU seconds so far of the tree, and of the processes it has reaped
     processes: int
 
 
 def sample(root: int) -> Sample:
     """RSS and CPU of a live process and its descendants (a worker pool), from /proc."""
-    rss_kb = ticks = processes = 0
+    rss_kb = ticks = processes = peak_kb = 0
     for pid in process_tree(root):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # ended meanwhile
-        rss = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
-        rss_kb += int(rss[0]) if rss else 0
+        memory = dict(line.split()[:2] for line in status.splitlines() if line.startswith("Vm"))
+        rss_kb += int(memory.get("VmRSS:", 0))
+        if pid == root:
+            peak_kb = int(memory.get("VmHWM:", 0))
         ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime (14-17)
         processes += 1
-    return Sample(rss_kb / 1024, ticks / os.sysconf("SC_CLK_TCK"), processes)
+    return Sample(rss_kb / 1024, peak_kb / 1024, ticks / os.sysconf("SC_CLK_TCK"), processes)
 
 
 def sample_until(pid: int, ended: threading.Event, samples: list[Sample]) -> None:
@@ -636,8 +639,10 @@ class Children:
             code=proc.returncode,
             wall=wall,
             cpu=sum(u.ru_utime + u.ru_stime for u in (usage, *orphans)),
-            rss_mb=usage.ru_maxrss / 1024,
-            tree_rss_mb=max([usage.ru_maxrss / 1024, *(s.rss_mb for s in samples)]),
+            # Not wait4's ru_maxrss: Linux keeps in it the pre-exec high-water mark, the size
+            # of this script (all its pages) at the fork that started the child.
+            rss_mb=max((s.root_peak_mb for s in samples), default=0.0),
+            tree_rss_mb=max((s.rss_mb for s in samples), default=0.0),
             processes=max((s.processes for s in samples), default=1),
             stderr=err.read_text(errors="replace"),
         )

@@ -11,7 +11,7 @@ import os
 import re
 import string
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -107,12 +107,19 @@ def _check_depth(data: Mapping[str, Any]) -> None:
         if depth > MAX_DEPTH:
             raise _Problem(where, f"nested more than {MAX_DEPTH} levels deep")
         if isinstance(value, dict):
-            children = [(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()]
+            children: Iterable[tuple[object, object]] = value.items()
         elif isinstance(value, list):
-            children = [(v, f"{where}[{i}]") for i, v in enumerate(value)]
+            children = enumerate(value)
         else:
             continue
-        stack.extend((child, at, depth + 1) for child, at in children)
+        for key, child in children:
+            if depth < MAX_DEPTH and not isinstance(child, dict | list):
+                continue  # a plain value within the limit: nothing to check, no path to build
+            if isinstance(value, list):
+                at = f"{where}[{key}]"
+            else:
+                at = f"{where}.{key}" if where else str(key)
+            stack.append((child, at, depth + 1))
 
 
 def parse_interval(value: object, where: str) -> int:

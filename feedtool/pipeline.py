@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import signal
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from feedtool import health, notify, websub
@@ -56,6 +53,9 @@ from feedtool.model import (
 )
 from feedtool.store import KEEP, Keep, SourceState, Store
 from feedtool.terminal import PrintableFormatter
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,9 @@ class Offload:
         with self._lock:
             self._seen += 1
             if self._pool is None and self.after is not None and self._seen > self.after:
+                import multiprocessing  # not at import: a run where nothing changed never needs it
+                from concurrent.futures import ProcessPoolExecutor
+
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["feedtool.extract.html", "feedtool.publish"])
                 self._pool = ProcessPoolExecutor(
@@ -112,6 +115,8 @@ class Offload:
         pool = self._pool
         if pool is None:
             return None
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             return pool.submit(function, *args).result()
         except BrokenProcessPool:

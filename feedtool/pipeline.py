@@ -284,20 +284,16 @@ def _harvest_offloaded(
     source: Source, fetched: Fetched, now: datetime, learned: Selectors | None
 ) -> tuple[Extracted, list[Item]] | None:
     """Extraction in a pool process; None when it must fetch, which only the run can do."""
-    from feedtool import extract
-
     try:
-        return extract.normalized_items(
-            source, fetched, now=now, fetch=_refuse_fetch, learned=learned
-        )
+        return _extract_page(source, fetched, now, learned, _refuse_fetch)
     except _NeedsFetch:
         return None
 
 
-def _harvest_inline(
+def _extract_page(
     source: Source, fetched: Fetched, now: datetime, learned: Selectors | None, fetch: Fetch
 ) -> tuple[Extracted, list[Item]]:
-    from feedtool import extract
+    from feedtool import extract  # parsers and dates: only for pages that changed
 
     return extract.normalized_items(source, fetched, now=now, fetch=fetch, learned=learned)
 
@@ -566,7 +562,7 @@ class _SourceRun:
         harvested = offload.call(_harvest_offloaded, self.source, fetched, self.now, learned)
         if harvested is None:
             harvested = offload.inline(
-                _harvest_inline,
+                _extract_page,
                 self.source,
                 fetched,
                 self.now,

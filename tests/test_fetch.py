@@ -27,7 +27,7 @@ import requests
 from feedtool import __version__
 from feedtool.errors import ExtractError, FetchError
 from feedtool.extract.html import Page, decode
-from feedtool.fetch import HttpFetcher
+from feedtool.fetch import MAX_COOKIES, HttpFetcher
 from feedtool.model import Fetched, NotModified, Validators
 from tests.conftest import LocalServer, Site
 
@@ -428,6 +428,21 @@ def test_cookie_path_secure_and_expiry_rules_hold(cookie_site: CookieSite) -> No
         f.get(url + "/b/news")
     assert cookie_set(cookie_site.cookies(url + "/a/news")[0]) == {"p=1", "keep=1"}
     assert cookie_site.cookies(url + "/b/news") == ["keep=1", None]
+
+
+def test_a_site_minting_cookies_on_every_answer_cannot_grow_the_jar_without_end(
+    cookie_site: CookieSite,
+) -> None:
+    """A daemon's fetcher lives for weeks: past MAX_COOKIES the jar starts over."""
+    url = cookie_site.url + "/mint"
+    with fetcher() as f:
+        for answer in range(40):
+            cookie_site.answers["/mint"] = (200, [f"c{answer}x{i}=1" for i in range(90)])
+            f.get(url)
+    held = [len(cookie_set(cookie)) for cookie in cookie_site.cookies(url)]
+    assert max(held) <= MAX_COOKIES
+    assert held[:3] == [0, 90, 180]
+    assert held.index(0, 1) == MAX_COOKIES // 90 + 1  # emptied past the limit, then refilled
 
 
 def test_post_form_sends_and_keeps_cookies(cookie_site: CookieSite) -> None:

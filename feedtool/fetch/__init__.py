@@ -72,6 +72,7 @@ HEADERS = {  # as requests sent them: "gzip, deflate", then "br" and "zstd" if t
 HOST_POOLS = 100  # hosts whose idle connections are kept (least recently used dropped)
 DRAIN_BYTES = 64 * 1024  # an error page up to this size is read so its connection is kept
 REDIRECTS = frozenset({301, 302, 303, 307, 308})  # with a Location; we only GET: GET again
+MAX_COOKIES = 3000  # cookies kept at most (a daemon's fetcher lives for weeks)
 MAX_REDIRECTS = 30  # as requests
 
 
@@ -94,7 +95,8 @@ class HttpFetcher:
 
     Cookies are kept as a requests session kept them: set by any response (every redirect hop,
     304s and error pages too), sent back on this fetcher's later requests where the cookie rules
-    allow. They live as long as the fetcher: one run, or the daemon's (until a config reload).
+    allow. They live as long as the fetcher: one run, or the daemon's (until a config reload);
+    past MAX_COOKIES (a site minting new ones on every answer) the jar starts over.
     """
 
     def __init__(
@@ -301,10 +303,13 @@ class HttpFetcher:
         except urllib3.exceptions.HTTPError as e:
             raise _Retryable(_describe(e)) from e
         if "Set-Cookie" in response.headers:
-            self._jar().extract_cookies(
+            jar = self._jar()
+            jar.extract_cookies(
                 CookieResponse(response.headers),  # type: ignore[arg-type]
                 CookieRequest(target, headers),  # type: ignore[arg-type]
             )
+            if len(jar) > MAX_COOKIES:  # a site minting new ones on every answer: start over
+                jar.clear()
         return response
 
     def _jar(self) -> CookieJar:

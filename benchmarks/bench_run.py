@@ -893,12 +893,14 @@ def figure(label: str, measure: Callable[[], str]) -> None:
     print(f"  {label:<48} {value}")
 
 
-def extraction(source: int, selected: bool) -> str:
+def extraction(source: int, how: str) -> str:
+    """One page through normalized_items: with configured "selectors", by "detection", or as
+    an "auto" source's later runs go ("re-run": the selectors its first detection found)."""
     from feedtool.extract import normalized_items
     from feedtool.model import Fetched, Selectors, Source, Validators
 
     url = f"http://127.0.0.1:8/s{source}/news/"
-    select = Selectors(**SELECT[style(source)]) if selected else None
+    select = Selectors(**SELECT[style(source)]) if how == "selectors" else None
     config = Source(id=f"s{source}", url=url, type="html", select=select)
     fetched = Fetched(
         url=url,
@@ -912,10 +914,16 @@ def extraction(source: int, selected: bool) -> str:
     def offline(url: str) -> Any:
         raise RuntimeError(f"no fetching in the micro benchmark: {url}")
 
+    learned = None
+    if how == "re-run":
+        first, _ = normalized_items(config, fetched, now=datetime.now(UTC), fetch=offline)
+        learned = first.selectors
     found: list[int] = []
 
     def work() -> None:
-        _, items = normalized_items(config, fetched, now=datetime.now(UTC), fetch=offline)
+        _, items = normalized_items(
+            config, fetched, now=datetime.now(UTC), fetch=offline, learned=learned
+        )
         found.append(len(items))
 
     ms = median_ms(work, 15)
@@ -964,8 +972,8 @@ def startup(children: Children, command: list[str]) -> str:
 def micro_benchmark(children: Children, folder: Path) -> None:
     print(f"micro-figures (median; pages of ~{PAGE_BYTES // 1000} KB with {ITEMS} items):")
     for source, dates in ((0, "23.12.2024"), (1, "23 декабря 2024")):
-        figure(f"extract, selectors, dates like {dates}", partial(extraction, source, True))
-        figure(f"extract, detection, dates like {dates}", partial(extraction, source, False))
+        for how in ("selectors", "detection", "re-run"):
+            figure(f"extract, {how}, dates like {dates}", partial(extraction, source, how))
     for count in (50, 1000):
         figure(
             f"write_feeds, {count} entries (Atom+RSS+JSON)", partial(feed_writing, count, folder)

@@ -14,7 +14,8 @@ from lxml import etree
 from lxml.html import HtmlElement
 
 from feedtool.extract.detect import Detection, _TextReader, detect
-from feedtool.extract.html import Page, Selector, parse_html, text_of
+from feedtool.extract.html import Page, parse_html
+from feedtool.extract.selector import Selector, text_of
 from feedtool.normalize import parse_date
 from tests.layouts import (
     CLOCK,

@@ -20,17 +20,11 @@ from bs4 import BeautifulSoup, Tag
 from feedtool import extract, normalize
 from feedtool.cli import main
 from feedtool.errors import ExtractError
-from feedtool.extract.html import (
-    Page,
-    Selector,
-    SelectorError,
-    decode,
-    inner_html,
-    parse_html,
-    text_of,
-)
+from feedtool.extract.html import Page, parse_html
+from feedtool.extract.selector import Selector, SelectorError, inner_html, text_of
 from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, Paginate, Selectors, Source, Validators
+from feedtool.textcodec import decode
 from tests.conftest import Site, listing, news_items
 
 FEEDS = Path(__file__).parent / "data" / "feeds"

@@ -26,9 +26,10 @@ import requests
 
 from feedtool import __version__
 from feedtool.errors import ExtractError, FetchError
-from feedtool.extract.html import Page, decode
+from feedtool.extract.html import Page
 from feedtool.fetch import MAX_COOKIES, HttpFetcher
 from feedtool.model import Fetched, NotModified, Validators
+from feedtool.textcodec import decode
 from tests.conftest import LocalServer, Site
 
 RUSSIAN_TITLE = "Новости Организации Договора о коллективной безопасности"

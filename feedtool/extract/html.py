@@ -11,13 +11,13 @@ import lxml.html
 
 from feedtool.errors import ExtractError
 from feedtool.extract.meta import image_url, language_tag
-from feedtool.extract.selector import Selector, SelectorError, inner_html, text_of
+from feedtool.extract.selector import Selector, text_of
 from feedtool.model import FEED_TYPES, Extracted, Paginate, RawItem, Selectors, SiteMeta
 from feedtool.normalize import MAX_TITLE, cut_text
 from feedtool.textcodec import decode
 from feedtool.urls import join
 
-__all__ = ["HTML_TYPES", "Page", "Selector", "SelectorError", "decode", "inner_html", "text_of"]
+__all__ = ["HTML_TYPES", "Page", "parse_html"]
 
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/octet-stream")
 _parsers = threading.local()

@@ -27,7 +27,8 @@ import requests
 from feedtool import __version__
 from feedtool.errors import ExtractError, FetchError
 from feedtool.extract.html import Page
-from feedtool.fetch import MAX_COOKIES, HttpFetcher
+from feedtool.fetch import HttpFetcher
+from feedtool.fetch.cookies import MAX_COOKIES
 from feedtool.model import Fetched, NotModified, Validators
 from feedtool.textcodec import decode
 from tests.conftest import LocalServer, Site

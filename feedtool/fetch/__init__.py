@@ -13,9 +13,8 @@ One HttpFetcher is shared by every thread of a run. Its parts (each in its own m
 - deadline.py, `Watchdog`: one daemon thread that shuts down the socket of a request past its
   deadline, or of every request once `stop` is set, so a blocked read returns at once;
 - routes.py, `Routes`: the proxy and CA bundle environment, read once;
-- a cookie jar (http.cookiejar's, its default policy), made by the first response that sets a
-  cookie: a run without cookies never imports http.cookiejar (see `_open`); cookies.py: what
-  http.cookiejar needs of urllib.request's Request and response;
+- cookies.py, `Cookies`: http.cookiejar's jar (its default policy), made by the first response
+  that sets a cookie: a run without cookies never imports http.cookiejar;
 - policy.py, `AddressPolicy`: the addresses feedtool refuses to connect to (SSRF), checked on
   the address each socket actually connects to, after DNS, on every hop (see
   deadline._TrackedConnection);
@@ -32,7 +31,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from email.message import Message
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import unquote, urlencode
 
 import urllib3
@@ -42,16 +41,13 @@ from urllib3.util import Url, make_headers
 from feedtool import USER_AGENT
 from feedtool.errors import FetchError, Interrupted
 from feedtool.fetch import hints
-from feedtool.fetch.cookies import CookieRequest, CookieResponse, with_cookies
+from feedtool.fetch.cookies import Cookies
 from feedtool.fetch.deadline import Watchdog, track
 from feedtool.fetch.gate import HostGate
 from feedtool.fetch.policy import AddressPolicy
 from feedtool.fetch.redirects import host_key, keeps_authorization, prepared, redirect_target
 from feedtool.fetch.routes import Routes, proxy_manager
 from feedtool.model import Fetched, NotModified, Settings, Validators
-
-if TYPE_CHECKING:
-    from http.cookiejar import CookieJar
 
 __all__ = ["AddressPolicy", "HttpFetcher"]
 
@@ -72,7 +68,6 @@ HEADERS = {  # as requests sent them: "gzip, deflate", then "br" and "zstd" if t
 HOST_POOLS = 100  # hosts whose idle connections are kept (least recently used dropped)
 DRAIN_BYTES = 64 * 1024  # an error page up to this size is read so its connection is kept
 REDIRECTS = frozenset({301, 302, 303, 307, 308})  # with a Location; we only GET: GET again
-MAX_COOKIES = 3000  # cookies kept at most (a daemon's fetcher lives for weeks)
 MAX_REDIRECTS = 30  # as requests
 
 
@@ -93,10 +88,8 @@ class HttpFetcher:
     `allow_private_addresses`: see AddressPolicy. for_settings() takes all of these from
     Settings.
 
-    Cookies are kept as a requests session kept them: set by any response (every redirect hop,
-    304s and error pages too), sent back on this fetcher's later requests where the cookie rules
-    allow. They live as long as the fetcher: one run, or the daemon's (until a config reload);
-    past MAX_COOKIES (a site minting new ones on every answer) the jar starts over.
+    Cookies (see `Cookies`) live as long as the fetcher: one run, or the daemon's (until a
+    config reload).
     """
 
     def __init__(
@@ -133,8 +126,7 @@ class HttpFetcher:
         track(self._direct, self.policy)
         self._proxied: dict[str, urllib3.PoolManager] = {}  # proxy URL -> its manager
         self._proxy_lock = threading.Lock()
-        self._cookies: CookieJar | None = None  # made by the first response with Set-Cookie
-        self._cookies_lock = threading.Lock()  # guards its making only: the jar has its own
+        self._cookies = Cookies()
 
     @classmethod
     def for_settings(cls, settings: Settings, stop: threading.Event | None = None) -> HttpFetcher:
@@ -280,14 +272,11 @@ class HttpFetcher:
         """Send one request, its response unread: directly or through the proxy for `target`,
         once the address policy allowed its host. Network trouble raises _Retryable.
 
-        The jar's cookies for `target` go with it; the response's cookies go into the jar. No jar
-        (no response set a cookie yet): one attribute check, one header lookup."""
+        The cookies kept for `target` go with it; those the response sets are kept."""
         self.policy.check_url(target.url)
         manager = self._manager(target)
         target = target._replace(auth=None)  # the user info goes as Authorization
-        jar = self._cookies
-        if jar is not None:
-            headers = with_cookies(jar, target, headers)
+        headers = self._cookies.added(target, headers)
         try:
             response = manager.urlopen(
                 method,
@@ -302,27 +291,8 @@ class HttpFetcher:
             )
         except urllib3.exceptions.HTTPError as e:
             raise _Retryable(_describe(e)) from e
-        if "Set-Cookie" in response.headers:
-            jar = self._jar()
-            jar.extract_cookies(
-                CookieResponse(response.headers),  # type: ignore[arg-type]
-                CookieRequest(target, headers),  # type: ignore[arg-type]
-            )
-            if len(jar) > MAX_COOKIES:  # a site minting new ones on every answer: start over
-                jar.clear()
+        self._cookies.keep(target, headers, response.headers)
         return response
-
-    def _jar(self) -> CookieJar:
-        """The cookie jar, made (and http.cookiejar imported) on first use."""
-        jar = self._cookies
-        if jar is None:
-            with self._cookies_lock:
-                if self._cookies is None:
-                    import http.cookiejar
-
-                    self._cookies = http.cookiejar.CookieJar()
-                jar = self._cookies
-        return jar
 
     def _manager(self, target: Url) -> urllib3.PoolManager:
         """The direct pools, or those of the proxy for `target` (made on first use)."""

@@ -1,11 +1,12 @@
-"""The cookie adapters: what http.cookiejar needs of urllib.request's Request and response.
+"""A fetcher's cookies: http.cookiejar's jar, and what it needs of urllib.request's Request
+and response.
 
-The fetcher's jar reads and fills requests and responses through these. This module imports
-nothing of http.cookiejar: the fetcher makes its jar (and imports it) on first use.
+Nothing of http.cookiejar is imported until a response sets a cookie: most sites never do.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,49 @@ if TYPE_CHECKING:
     from http.cookiejar import CookieJar
 
     from urllib3._collections import HTTPHeaderDict
+
+MAX_COOKIES = 3000  # cookies kept at most (a daemon's fetcher lives for weeks)
+
+
+class Cookies:
+    """Cookies kept as a requests session kept them: set by any response (every redirect hop,
+    304s and error pages too), sent back on later requests where the cookie rules allow. Past
+    MAX_COOKIES (a site minting new ones on every answer) the jar starts over.
+    """
+
+    def __init__(self) -> None:
+        self._jar: CookieJar | None = None  # made by the first response with Set-Cookie
+        self._making = threading.Lock()  # guards its making only: the jar has its own lock
+
+    def added(self, target: Url, headers: dict[str, str]) -> dict[str, str]:
+        """`headers`, and a Cookie header if the jar has cookies for `target` (a copy then).
+        No jar yet: one attribute check."""
+        jar = self._jar
+        if jar is None:
+            return headers
+        request = CookieRequest(target, headers)
+        jar.add_cookie_header(request)  # type: ignore[arg-type]
+        return headers if request.cookie is None else headers | {"Cookie": request.cookie}
+
+    def keep(self, target: Url, headers: Mapping[str, str], answer: HTTPHeaderDict) -> None:
+        """Store what the answer to a request with `headers` to `target` set, if anything."""
+        if "Set-Cookie" not in answer:
+            return
+        jar = self._made()
+        jar.extract_cookies(
+            CookieResponse(answer),  # type: ignore[arg-type]
+            CookieRequest(target, headers),  # type: ignore[arg-type]
+        )
+        if len(jar) > MAX_COOKIES:
+            jar.clear()
+
+    def _made(self) -> CookieJar:
+        with self._making:
+            if self._jar is None:
+                import http.cookiejar
+
+                self._jar = http.cookiejar.CookieJar()
+            return self._jar
 
 
 class CookieRequest:
@@ -67,10 +111,3 @@ class CookieResponse:
 
     def get_all(self, name: str, default: list[str]) -> list[str]:
         return self._headers.getlist(name) or default
-
-
-def with_cookies(jar: CookieJar, target: Url, headers: dict[str, str]) -> dict[str, str]:
-    """`headers`, and a Cookie header if the jar has cookies for `target` (a copy then)."""
-    request = CookieRequest(target, headers)
-    jar.add_cookie_header(request)  # type: ignore[arg-type]
-    return headers if request.cookie is None else headers | {"Cookie": request.cookie}

@@ -1,6 +1,4 @@
-import sys
-
-from feedtool.cli import main
+from feedtool.cli import script
 
 if __name__ == "__main__":  # not when a pool process imports it as __mp_main__
-    sys.exit(main())
+    script()

@@ -408,13 +408,13 @@ def _targets_anchor(selector: str) -> bool:
 
 
 def _check_selector(value: str, where: str, *, attribute: bool = True) -> None:
-    """Checked by compiling it as extraction will, so what loads is what runs: "css",
+    """Checked by the engine extraction uses, so what loads is what runs: "css",
     "css@attribute", "@attribute" (the item element's own) or "xpath:EXPR"."""
     try:
-        selector = Selector.compile(value)
+        reads = Selector.check(value)
     except SelectorError as e:
         raise _Problem(where, e.problem) from None
-    if not attribute and selector.attribute is not None:
+    if not attribute and reads is not None:
         raise _Problem(where, f"{value!r} reads an attribute; the item selector selects elements")
 
 

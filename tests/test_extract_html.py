@@ -474,3 +474,47 @@ def test_the_next_page_is_looked_for_only_when_pages_are_followed(
     assert not calls
     assert extract.items(paged, fetched(html), fetch=fetcher.get).next_url == URL + "?page=2"
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "div.news-item",
+        "h1 ~ p",
+        "h1 + p > a",
+        "a[href^=http]@href",
+        "p:not(.x)",
+        "div:nth-child(2n+1)",
+        "a:contains(x)",
+        "p:lang(en)",
+        ".a\\:b",
+        "@data-id",
+        "a@data-x",
+        "li:first",
+        "a::text",
+        "p::before",
+        "a:hover",
+        "div:has(p)",
+        "svg|g",
+        "*|div",
+        "a[href|='en']",
+        "a[x=']",
+        "@",
+        "@1x",
+        "",
+        "xpath://li[",
+        "xpath:date(.)",
+        "xpath:string(.//time/@datetime)",
+        "xpath:.//h3/a",
+    ],
+)
+def test_checking_a_selector_agrees_with_compiling_it(spec: str) -> None:
+    """Config loads check selectors without building their XPath: the same verdict."""
+    verdicts = []
+    for judge in (Selector.compile, Selector.check):
+        try:
+            verdicts.append(judge(spec))
+        except SelectorError as e:
+            verdicts.append(str(e))
+    compiled, checked = verdicts
+    assert checked == (compiled.attribute if isinstance(compiled, Selector) else compiled)

@@ -83,29 +83,29 @@ class Selector:
     @lru_cache(maxsize=512)
     def compile(spec: str) -> Selector:
         """Raises SelectorError (an ExtractError) for anything the engine cannot evaluate."""
-        if spec.startswith(XPATH_PREFIX):
-            expression = spec.removeprefix(XPATH_PREFIX).strip()
-            select = _xpath(spec, expression, f"invalid XPath {expression!r}")
+        source, attribute, steps = _parse(spec)
+        if steps is None:
+            select = _xpath(spec, source, f"invalid XPath {source!r}")
             return Selector(spec, None, select, None, xpath=True)
-        css, attribute = spec, None
-        if "@" in spec:
-            css, _, attribute = spec.rpartition("@")
-            if not _ATTRIBUTE_NAME.fullmatch(attribute):
-                raise SelectorError(spec, f"invalid attribute name {attribute!r} in {spec!r}")
-        css = css.strip()
-        if not css:
-            if attribute is None:
-                raise SelectorError(spec, "empty selector")
+        if not steps:
             return Selector(spec, attribute, None, None)
-        try:
-            steps = [_css_step(selector) for selector in cssselect.parse(css)]
-        except cssselect.SelectorError as e:  # syntax, or nothing XPath can express
-            detail = _first_line(e)
-            raise SelectorError(spec, f"invalid CSS selector {css!r}: {detail}", detail) from None
-        problem = f"invalid CSS selector {css!r}"
+        problem = f"invalid CSS selector {source!r}"
         select = _xpath(spec, " | ".join(f"descendant::{step}" for step in steps), problem)
         match = _xpath(spec, " | ".join(f"self::{step}" for step in steps), problem)
         return Selector(spec, attribute, select, match)
+
+    @staticmethod
+    def check(spec: str) -> str | None:
+        """Raise what compile(spec) would raise; return the attribute the selector reads.
+
+        Loading a config checks its every selector, on every run, while a run evaluates only
+        the selectors of pages that changed: CSS is parsed and translated here (a third of
+        the cost), and built into XPath when a page needs it. An XPath is compiled, and so is
+        CSS with a "|" (a namespace prefix fails only when evaluated).
+        """
+        if spec.startswith(XPATH_PREFIX) or "|" in spec:
+            return Selector.compile(spec).attribute
+        return _parse(spec)[1]
 
     def reading(self, attribute: str) -> Selector:
         """This selector reading `attribute` of the elements it selects, unless it names one."""
@@ -158,6 +158,29 @@ class Selector:
             return None
         hit = result[0]
         return str(hit) if isinstance(hit, str) else hit if _is_element(hit) else None
+
+
+def _parse(spec: str) -> tuple[str, str | None, list[str] | None]:
+    """(css, attribute, the XPath step of each selector in the css) of a CSS spec, or
+    (expression, None, None) of "xpath:EXPR"; raises SelectorError for what CSS cannot say or
+    XPath cannot express. An empty css part has no steps: the scope itself."""
+    if spec.startswith(XPATH_PREFIX):
+        return spec.removeprefix(XPATH_PREFIX).strip(), None, None
+    css, attribute = spec, None
+    if "@" in spec:
+        css, _, attribute = spec.rpartition("@")
+        if not _ATTRIBUTE_NAME.fullmatch(attribute):
+            raise SelectorError(spec, f"invalid attribute name {attribute!r} in {spec!r}")
+    css = css.strip()
+    if not css:
+        if attribute is None:
+            raise SelectorError(spec, "empty selector")
+        return css, attribute, []
+    try:
+        return css, attribute, [_css_step(selector) for selector in cssselect.parse(css)]
+    except cssselect.SelectorError as e:  # syntax, or nothing XPath can express
+        detail = _first_line(e)
+        raise SelectorError(spec, f"invalid CSS selector {css!r}: {detail}", detail) from None
 
 
 def _css_step(selector: cssselect.Selector) -> str:

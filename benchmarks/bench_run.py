@@ -959,6 +959,36 @@ def feed_writing(count: int, folder: Path) -> str:
     return f"{median_ms(work, 20 if count < 500 else 5):8.1f} ms"
 
 
+def config_loading(folder: Path, sources: int) -> str:
+    """Loading a config of `sources` sources whose selectors all differ, as different sites'
+    do (the runs above give every source of a page style the same selectors)."""
+    from feedtool import config
+    from feedtool.extract.selector import Selector
+
+    def distinct(value: str, number: int) -> str:
+        css, at, attribute = value.partition("@")
+        return f"{css}.site-{number}{at}{attribute}"
+
+    blocks = ['[settings]\nstate_dir = "state"\noutput_dir = "public"\n']
+    for n in range(sources):
+        pairs = [
+            (k, v if k == "date_format" else distinct(v, n)) for k, v in SELECT[style(n)].items()
+        ]
+        blocks.append(
+            f'[[sources]]\nid = "s{n}"\nurl = "https://site{n}.example/news/"\n'
+            + "[sources.select]\n"
+            + "".join(f'{k} = "{v}"\n' for k, v in pairs)
+        )
+    path = folder / "distinct.toml"
+    path.write_text("\n".join(blocks), encoding="utf-8")
+
+    def work() -> None:
+        Selector.compile.cache_clear()  # as in a new process
+        config.load(path)
+
+    return f"{median_ms(work, 7):8.1f} ms"
+
+
 def startup(children: Children, command: list[str]) -> str:
     times = []
     for _ in range(10):
@@ -980,6 +1010,9 @@ def micro_benchmark(children: Children, folder: Path) -> None:
         )
     small = feedtool_config(
         folder / "micro", [(f"s{n}", f"http://127.0.0.1:9/s{n}/news/", True) for n in range(3)]
+    )
+    figure(
+        "config load, 300 sources with their own selectors", partial(config_loading, folder, 300)
     )
     figure("start-up: feedtool --help", lambda: startup(children, [tool("feedtool"), "--help"]))
     status = [tool("feedtool"), "-c", str(small), "status"]

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from feedtool import messenger
 from feedtool.errors import ConfigError
-from feedtool.extract.selector import XPATH_PREFIX, Selector, SelectorError
+from feedtool.extract.syntax import XPATH_PREFIX, SelectorError, check
 from feedtool.model import (
     DEFAULT_BODY_TEMPLATE,
     DEFAULT_TITLE_TEMPLATE,
@@ -411,7 +411,7 @@ def _check_selector(value: str, where: str, *, attribute: bool = True) -> None:
     """Checked by the engine extraction uses, so what loads is what runs: "css",
     "css@attribute", "@attribute" (the item element's own) or "xpath:EXPR"."""
     try:
-        reads = Selector.check(value)
+        reads = check(value)
     except SelectorError as e:
         raise _Problem(where, e.problem) from None
     if not attribute and reads is not None:

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from feedtool import config, extract, harvest, health
 from feedtool.errors import ConfigError, EmptyPageError, SourceError, UsageError
-from feedtool.extract.selector import Selector, SelectorError
+from feedtool.extract.selector import Selector
+from feedtool.extract.syntax import SelectorError
 from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, Item, Paginate, Selectors, Settings, Source, SourceType
 from feedtool.normalize import html_to_text

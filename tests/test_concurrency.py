@@ -15,7 +15,7 @@ import feedparser
 
 from feedtool import config
 from feedtool.cli import main
-from feedtool.extract.selector import SelectorError
+from feedtool.extract.syntax import SelectorError
 from feedtool.pipeline import Offload
 from feedtool.runner import Runner
 from feedtool.store import Store

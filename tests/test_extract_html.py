@@ -20,8 +20,10 @@ from bs4 import BeautifulSoup, Tag
 from feedtool import extract, normalize
 from feedtool.cli import main
 from feedtool.errors import ExtractError
+from feedtool.extract import syntax
 from feedtool.extract.html import Page, parse_html
-from feedtool.extract.selector import Selector, SelectorError, inner_html, text_of
+from feedtool.extract.selector import Selector, inner_html, text_of
+from feedtool.extract.syntax import SelectorError
 from feedtool.fetch import HttpFetcher
 from feedtool.model import Fetched, Paginate, Selectors, Source, Validators
 from feedtool.textcodec import decode
@@ -511,7 +513,7 @@ def test_the_next_page_is_looked_for_only_when_pages_are_followed(
 def test_checking_a_selector_agrees_with_compiling_it(spec: str) -> None:
     """Config loads check selectors without building their XPath: the same verdict."""
     verdicts = []
-    for judge in (Selector.compile, Selector.check):
+    for judge in (Selector.compile, syntax.check):
         try:
             verdicts.append(judge(spec))
         except SelectorError as e:

@@ -10,6 +10,7 @@ from feedtool.cli import main
 from tests.conftest import Site, html_source, listing, news_items, write_config
 
 HEAVY = (
+    "lxml",
     "feedparser",
     "feedgen",
     "dateparser",

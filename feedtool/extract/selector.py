@@ -1,37 +1,23 @@
 """Selectors: "css", "css@attribute", "@attribute" or "xpath:EXPR", compiled once.
 
 Every selector feedtool evaluates goes through `Selector`, so the engine behind it (lxml's
-XPath, CSS translated by cssselect) lives in one place: config checks selectors with it when
-it loads, and extraction runs them. Kept apart from page parsing so that loading a config
-costs no more than lxml and cssselect.
+XPath, CSS as `syntax` translates it) lives in one place: extraction, detection and preview
+run selectors with it, and config checks XPath with it.
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-import cssselect
 import lxml.etree
 import lxml.html
-from cssselect.parser import CombinedSelector
 
-from feedtool.errors import ExtractError
+from feedtool.extract.syntax import SelectorError, first_line, parse
 
-XPATH_PREFIX = "xpath:"
-_ATTRIBUTE_NAME = re.compile(r"[A-Za-z_:][\w:.-]*")
-_TRANSLATOR = cssselect.HTMLTranslator()
-# From an element to the elements a CSS combinator's left side is matched against.
-_AXES = {
-    " ": "ancestor::{}",
-    ">": "parent::{}",
-    "+": "preceding-sibling::*[1][self::{}]",
-    "~": "preceding-sibling::{}",
-}
 # Beautiful Soup keeps the strings of these elements out of get_text() (unless asked for the
 # text of such an element itself); text_of() does the same.
 _STRING_CONTAINERS = ("script", "style", "template", "rt", "rp")
@@ -43,22 +29,6 @@ _TEXT_NODES = lxml.etree.XPath(
 )
 _RAW_TEXT = ("script", "style")  # their text is not escaped when serialised
 _PROBE = lxml.html.fromstring("<div></div>")
-
-
-class SelectorError(ExtractError):
-    """A selector feedtool cannot evaluate.
-
-    `problem` is the phrase config puts after a key ("invalid CSS selector 'div[': Expected...").
-    """
-
-    def __init__(self, spec: str, problem: str, detail: str | None = None) -> None:
-        super().__init__(f"invalid selector {spec!r}: {detail or problem}")
-        self.problem = problem
-        self._arguments = (spec, problem, detail)
-
-    def __reduce__(self) -> tuple[type[SelectorError], tuple[str, str, str | None]]:
-        """Pickled by its arguments: it may cross from a pool process to the run."""
-        return (SelectorError, self._arguments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +53,7 @@ class Selector:
     @lru_cache(maxsize=512)
     def compile(spec: str) -> Selector:
         """Raises SelectorError (an ExtractError) for anything the engine cannot evaluate."""
-        source, attribute, steps = _parse(spec)
+        source, attribute, steps = parse(spec)
         if steps is None:
             select = _xpath(spec, source, f"invalid XPath {source!r}")
             return Selector(spec, None, select, None, xpath=True)
@@ -93,19 +63,6 @@ class Selector:
         select = _xpath(spec, " | ".join(f"descendant::{step}" for step in steps), problem)
         match = _xpath(spec, " | ".join(f"self::{step}" for step in steps), problem)
         return Selector(spec, attribute, select, match)
-
-    @staticmethod
-    def check(spec: str) -> str | None:
-        """Raise what compile(spec) would raise; return the attribute the selector reads.
-
-        Loading a config checks its every selector, on every run, while a run evaluates only
-        the selectors of pages that changed: CSS is parsed and translated here (a third of
-        the cost), and built into XPath when a page needs it. An XPath is compiled, and so is
-        CSS with a "|" (a namespace prefix fails only when evaluated).
-        """
-        if spec.startswith(XPATH_PREFIX) or "|" in spec:
-            return Selector.compile(spec).attribute
-        return _parse(spec)[1]
 
     def reading(self, attribute: str) -> Selector:
         """This selector reading `attribute` of the elements it selects, unless it names one."""
@@ -160,49 +117,6 @@ class Selector:
         return str(hit) if isinstance(hit, str) else hit if _is_element(hit) else None
 
 
-def _parse(spec: str) -> tuple[str, str | None, list[str] | None]:
-    """(css, attribute, the XPath step of each selector in the css) of a CSS spec, or
-    (expression, None, None) of "xpath:EXPR"; raises SelectorError for what CSS cannot say or
-    XPath cannot express. An empty css part has no steps: the scope itself."""
-    if spec.startswith(XPATH_PREFIX):
-        return spec.removeprefix(XPATH_PREFIX).strip(), None, None
-    css, attribute = spec, None
-    if "@" in spec:
-        css, _, attribute = spec.rpartition("@")
-        if not _ATTRIBUTE_NAME.fullmatch(attribute):
-            raise SelectorError(spec, f"invalid attribute name {attribute!r} in {spec!r}")
-    css = css.strip()
-    if not css:
-        if attribute is None:
-            raise SelectorError(spec, "empty selector")
-        return css, attribute, []
-    try:
-        return css, attribute, [_css_step(selector) for selector in cssselect.parse(css)]
-    except cssselect.SelectorError as e:  # syntax, or nothing XPath can express
-        detail = _first_line(e)
-        raise SelectorError(spec, f"invalid CSS selector {css!r}: {detail}", detail) from None
-
-
-def _css_step(selector: cssselect.Selector) -> str:
-    if selector.pseudo_element is not None:
-        raise cssselect.ExpressionError(f"pseudo-element ::{selector.pseudo_element} unsupported")
-    return _step(selector.parsed_tree)
-
-
-def _step(tree: Any) -> str:
-    """One XPath step ("div[...]") matching what tree matches, with its combinators as predicates
-    looking back from the element: "a b" is b[ancestor::a].
-
-    cssselect's own translation walks forward from the root, so evaluated from an element it
-    would need the selector's ancestors inside that element; soupsieve never did.
-    """
-    if isinstance(tree, CombinedSelector):
-        left = _step(tree.selector)
-        return f"{_step(tree.subselector)}[{_AXES[tree.combinator].format(left)}]"
-    expression = _TRANSLATOR.xpath(tree)
-    return expression.element + (f"[{expression.condition}]" if expression.condition else "")
-
-
 def _xpath(spec: str, expression: str, problem: str) -> Any:
     """Compiled, and evaluated once on an empty element: an unknown function, variable or
     namespace prefix fails here, when the configuration loads, not on every page."""
@@ -210,13 +124,9 @@ def _xpath(spec: str, expression: str, problem: str) -> Any:
         compiled = lxml.etree.XPath(expression)
         compiled(_PROBE)
     except lxml.etree.XPathError as e:
-        detail = _first_line(e)
+        detail = first_line(e)
         raise SelectorError(spec, f"{problem}: {detail}", detail) from None
     return compiled
-
-
-def _first_line(error: Exception) -> str:
-    return " ".join(str(error).split("\n", 1)[0].split()) or type(error).__name__
 
 
 def _is_element(node: object) -> bool:

@@ -188,8 +188,16 @@ _NUMERIC = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4}|\d{2})(?:,?\s+(\d{1,2}):(\d
 _ISO = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 )
-_DAY_MONTH = re.compile(r"(\d{1,2})\s+([^\W\d_]+)\.?(?:,?\s+(\d{4}))?", re.UNICODE)
-_MONTH_DAY = re.compile(r"([^\W\d_]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?", re.UNICODE)
+# Numbers are whole: the "20" of "November 2026" is no day, nor the "26" of "2026 November".
+_DAY_MONTH = re.compile(r"(?<!\d)(\d{1,2})\.?\s+([^\W\d_]+)\.?(?:,?\s+(\d{4})(?!\d))?")
+_MONTH_DAY = re.compile(r"([^\W\d_]+)\.?\s+(\d{1,2})(?!\d)(?:st|nd|rd|th)?(?:,?\s+(\d{4})(?!\d))?")
+# A day, a month's name and a year inside a longer text, in any language ("Publié le
+# 4 décembre 2026", "Publicado el 4 de diciembre de 2026"): what dateparser is given when it
+# cannot read the whole text.
+_DATE_INSIDE = re.compile(
+    r"(?<!\d)\d{1,2}(?:\.|er|º)?\s+(?:de\s+)?[^\W\d_]+\.?,?\s+(?:de\s+)?\d{4}(?!\d)"
+    r"|[^\W\d_]+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}(?!\d)"
+)
 
 
 def parse_date(text: str | None, now: datetime, date_format: str | None = None) -> datetime | None:
@@ -215,8 +223,11 @@ def parse_date(text: str | None, now: datetime, date_format: str | None = None) 
         return None  # 31.02.2024, 9999-12-31T23:59-23:59: a known form, but not a usable date
     if fast:
         return usable_date(fast)
+    base = now.replace(second=0, microsecond=0, tzinfo=None)
     try:
-        parsed = _dateparser(text, now.replace(second=0, microsecond=0, tzinfo=None))
+        parsed = _dateparser(text, base)
+        if parsed is None and (inside := _DATE_INSIDE.search(text)) and inside.group() != text:
+            parsed = _dateparser(inside.group(), base)
     except (ValueError, OverflowError):
         return None  # dateparser's own arithmetic on an absurd date
     # "5 minutes ago" must not land in the future

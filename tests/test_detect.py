@@ -303,6 +303,15 @@ def test_pages_without_a_listing_give_nothing(html: str) -> None:
         "Dec. 11, 2024",
         "11 Dec 2024",
         "11th December 2024",
+        "4. Dezember 2024",
+        "30. November 2024",
+        "4 décembre 2024",
+        "1er décembre 2024",
+        "4 de diciembre de 2024",
+        "4 dicembre 2024",
+        "4 de dezembro de 2024",
+        "4 grudnia 2024",
+        "4 грудня 2024",
     ],
 )
 def test_date_formats(date: str) -> None:

@@ -61,6 +61,10 @@ def xml_char(c: str) -> bool:
         ("20.12.2024 14:30", utc(2024, 12, 20, 14, 30)),
         ("  23\u00a0декабря\n2024 ", utc(2024, 12, 23)),
         ("Monday, 23 December 2024", utc(2024, 12, 23)),
+        ("30. November 2024", utc(2024, 11, 30)),  # German day with a dot
+        ("4. Dezember 2024", utc(2024, 12, 4)),
+        ("1er décembre 2024", utc(2024, 12, 1)),
+        ("4 de diciembre de 2024", utc(2024, 12, 4)),
     ],
 )
 def test_parse_date_reads_common_forms_as_utc(text: str, expected: datetime) -> None:
@@ -525,6 +529,10 @@ def test_clean_text_is_idempotent_and_xml_safe(text: str) -> None:
         ("Опубликовано: 23.12.2024", datetime(2024, 12, 23, tzinfo=UTC)),
         ("Posted on 5 March 2024 by Admin", datetime(2024, 3, 5, tzinfo=UTC)),
         ("Updated 2024-12-23T10:00:00Z (edited)", datetime(2024, 12, 23, 10, tzinfo=UTC)),
+        ("Veröffentlicht am 30. November 2024", datetime(2024, 11, 30, tzinfo=UTC)),
+        ("Publié le 4 décembre 2024", datetime(2024, 12, 4, tzinfo=UTC)),
+        ("Publicado el 4 de diciembre de 2024", datetime(2024, 12, 4, tzinfo=UTC)),
+        ("Pubblicato il 4 dicembre 2024", datetime(2024, 12, 4, tzinfo=UTC)),
     ],
 )
 def test_a_date_inside_a_label_is_read(text: str, expected: datetime) -> None:

@@ -60,6 +60,19 @@ _RU_MONTH = (
     r"(?:январ[яь]|феврал[яь]|марта?|апрел[яь]|ма[яй]|июн[яь]|июл[яь]|августа?|сентябр[яь]"
     r"|октябр[яь]|ноябр[яь]|декабр[яь]|янв|фев|апр|июн|июл|авг|сент|сен|окт|ноя|дек)(?![а-яё])"
 )
+# Month names written "4. Dezember 2024", "4 décembre 2024", "4 de diciembre de 2024",
+# "4 dicembre 2024", "4 de dezembro de 2024", "4 grudnia 2024", "4 грудня 2024": always with
+# a year, since several of these words are also names ("Mai", "Mars", "August").
+_EU_MONTH = (
+    r"(?:januar|jänner|februar|märz|maerz|april|mai|juni|juli|august|september|oktober"
+    r"|november|dezember|janvier|f[ée]vrier|mars|avril|juin|juillet|ao[uû]t|septembre"
+    r"|octobre|novembre|d[ée]cembre|enero|febrero|marzo|abril|mayo|junio|julio|agosto"
+    r"|sep?tiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|maggio|giugno|luglio"
+    r"|settembre|ottobre|dicembre|janeiro|fevereiro|mar[çc]o|maio|junho|julho|setembro"
+    r"|outubro|novembro|dezembro|stycznia|lutego|marca|kwietnia|maja|czerwca|lipca|sierpnia"
+    r"|wrze[śs]nia|pa[źz]dziernika|listopada|grudnia|січня|лютого|березня|квітня|травня"
+    r"|червня|липня|серпня|вересня|жовтня|листопада|грудня)"
+)
 _TIME = r"(?:,?\s*(?:в\s*)?\d{1,2}:\d{2}(?::\d{2})?)?"
 # "3 days ago", "a month ago", "yesterday", "2 часа назад", "вчера": blogs and social sites
 _RELATIVE = (
@@ -75,6 +88,7 @@ _DATE = re.compile(
     rf"|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_EN_MONTH}\.?,?\s+\d{{4}}{_TIME}"
     rf"|{_EN_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}{_TIME}"
     rf"|\d{{1,2}}\s+{_RU_MONTH}\.?(?:\s+\d{{4}}(?:\s*г(?:ода|\.)?)?)?{_TIME}"
+    rf"|\d{{1,2}}(?:\.|er|º)?\s+(?:de\s+)?{_EU_MONTH}\.?,?\s+(?:de\s+)?\d{{4}}{_TIME}"
     rf"|{_RELATIVE}"
     r")(?!\d)",
     re.IGNORECASE,

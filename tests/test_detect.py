@@ -518,3 +518,17 @@ def test_a_title_leading_its_cell_is_no_mention_in_prose() -> None:
     assert [item.link for item in detection.items] == [
         f"https://example.org/press/statement-{i}/" for i in range(4)
     ]
+
+
+def test_wordpress_plain_permalinks_are_items_and_its_pager_is_not() -> None:
+    """A WordPress article is "?p=1230" (plain permalinks); "?paged=2" is its pager."""
+    posts = "".join(
+        f'<article class="post"><h2><a href="/?p={1230 + i}">Council approves budget line {i}'
+        f"</a></h2><p>A teaser for post {i}, long enough to count.</p></article>"
+        for i in range(6)
+    )
+    pager = '<div><a href="/?paged=2">2</a> <a href="/?paged=3">3</a></div>'
+    detection = detect(_tree(f"<main>{posts}{pager}</main>"), "https://example.org/", CLOCK)
+    assert [item.link for item in detection.items] == [
+        f"https://example.org/?p={1230 + i}" for i in range(6)
+    ]

@@ -132,8 +132,10 @@ _UNSTABLE_CLASS = re.compile(
     r"|^(?:is|has|js|category|tag|format|status|type)-|[-_](?:odd|even|first|last|alt)$"
 )
 _SIMPLE_NAME = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*")  # custom elements: relative-time
-_PAGE_QUERY = re.compile(r"pagen_\d+|page|paged|p|pg|start|offset|from", re.IGNORECASE)
-_PAGE_PATH = re.compile(r"/(?:page|p)/?\d+/?$", re.IGNORECASE)
+# Pagination, not articles. Not "p": "?p=123" and "/p/123" are WordPress's and many a CMS's
+# article ids; a pager with such links is told apart by its place and its one-word links.
+_PAGE_QUERY = re.compile(r"pagen_\d+|page|paged|pg|start|offset|from", re.IGNORECASE)
+_PAGE_PATH = re.compile(r"/page/?\d+/?$", re.IGNORECASE)
 _SLUGGY = re.compile(r"[-_.\d]")
 _SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
 # Files to download (a release's "Source code (zip)") are never the item's own page.

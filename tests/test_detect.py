@@ -532,3 +532,20 @@ def test_wordpress_plain_permalinks_are_items_and_its_pager_is_not() -> None:
     assert [item.link for item in detection.items] == [
         f"https://example.org/?p={1230 + i}" for i in range(6)
     ]
+
+
+def test_a_featured_first_card_is_an_item_too() -> None:
+    """The newest card often carries one more class ("post-card post-card-large")."""
+    cards = "".join(
+        f'<article class="post-card{" post-card-large" if i == 0 else ""}">'
+        f'<a class="post-card-link" href="/blog/story-{i}/"><h2>Story number {i} with a title'
+        f"</h2><p>A teaser of story {i}, long enough to count.</p></a></article>"
+        for i in range(6)
+    )
+    root = _tree(f'<main><div class="post-feed">{cards}</div></main>')
+    detection = detect(root, "https://example.org/blog/", CLOCK)
+    assert [item.link for item in detection.items] == [
+        f"https://example.org/blog/story-{i}/" for i in range(6)
+    ]
+    assert detection.selectors is not None
+    assert detection.selectors.item == "article.post-card"

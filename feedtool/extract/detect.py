@@ -523,6 +523,7 @@ class _Detector:
             positions: dict[str, list[int]] = {}
             for index, kid in enumerate(kids):
                 positions.setdefault(self.sig(kid), []).append(index)
+            _join_variants(kids, positions)
             for sig, where in positions.items():
                 linked = [i for i in where if kids[i] in counts]
                 if not linked:
@@ -1163,6 +1164,28 @@ def _suggest(detector: _Detector, candidate: _Candidate, found: list[_Found]) ->
             [f for _, f in summarized],
         )
     return Selectors(item=item, title=title, link=f"{link}@href", date=date, summary=summary)
+
+
+def _join_variants(kids: list[HtmlElement], positions: dict[str, list[int]]) -> None:
+    """A lone sibling that is a variant of a run of look-alikes joins the run: the same tag,
+    the run's classes and some of its own ("post-card post-card-large", a featured first
+    card), so that the item a site shows off is not the one left out."""
+    runs = {sig: where for sig, where in positions.items() if len(where) >= 2}
+    for sig, where in list(positions.items()):
+        if len(where) != 1:
+            continue
+        odd = kids[where[0]]
+        classes = _stable_classes(odd)
+        hosts = [
+            run
+            for run, members in runs.items()
+            if kids[members[0]].tag == odd.tag
+            and (shared := _stable_classes(kids[members[0]]))
+            and shared < classes
+        ]
+        if len(hosts) == 1:
+            runs[hosts[0]] = positions[hosts[0]] = sorted([*runs[hosts[0]], where[0]])
+            del positions[sig]
 
 
 def _simple(elements: Sequence[HtmlElement]) -> str | None:

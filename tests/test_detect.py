@@ -549,3 +549,16 @@ def test_a_featured_first_card_is_an_item_too() -> None:
     ]
     assert detection.selectors is not None
     assert detection.selectors.item == "article.post-card"
+
+
+def test_a_date_opening_a_longer_text_is_the_items_date() -> None:
+    """Card grids often open the description with the date: "04.12.2024 · The council..."."""
+    cards = "".join(
+        f'<div class="card"><a class="card-link" href="/news/story-{i}/">'
+        f'<div class="card-title">Story number {i} with a title</div>'
+        f'<div class="card-descr">0{i + 1}.12.2024 · The council met on the day to discuss '
+        f"the budget, the water supply and the roads of the region.</div></a></div>"
+        for i in range(6)
+    )
+    detection = detect(_tree(f"<main>{cards}</main>"), "https://example.org/news/", CLOCK)
+    assert [item.date for item in detection.items] == [f"2024-12-0{i + 1}" for i in range(6)]

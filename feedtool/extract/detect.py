@@ -854,10 +854,10 @@ class _Detector:
         fallback: tuple[str, HtmlElement] | None = None
         for string in block.strings(self.reader):
             stripped = string.strip()
-            if len(stripped) > _MAX_DATE_TEXT or not (
-                any(map(str.isdigit, stripped)) or _RELATIVE_WORD.search(stripped)
-            ):
+            if not (any(map(str.isdigit, stripped)) or _RELATIVE_WORD.search(stripped)):
                 continue
+            if len(stripped) > _MAX_DATE_TEXT and not _DATE.match(stripped):
+                continue  # prose that mentions a date; a date opening it is the item's
             holder = _parent_of(string)
             match = _DATE.search(stripped)
             for _ in range(2):  # a date split over elements: <span>23</span> <span>Dec 2024</span>

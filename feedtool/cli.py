@@ -400,13 +400,11 @@ def _import_opml(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    from urllib.parse import urlsplit
-
     from feedtool.add import add
     from feedtool.preview import table
 
-    if urlsplit(args.url).scheme not in ("http", "https"):
-        raise UsageError(f"invalid URL {args.url!r} (expected http:// or https://)")
+    if problem := config.url_problem(args.url):
+        raise UsageError(problem)
     if args.id is not None and not config.SOURCE_ID.fullmatch(args.id):
         raise UsageError(f"--id: invalid id {args.id!r} (use a-z, 0-9 and -)")
     path = config.resolve_path(args.config)

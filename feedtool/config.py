@@ -39,7 +39,11 @@ ENV_VAR = "FEEDTOOL_CONFIG"
 SOURCE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 _INTERVAL = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_RETRIES = 10  # with the waits between them doubling, more would hold a run for hours
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A host name (its letters in any script, for IDN), an IPv4 or an IPv6 address: no spaces,
+# quotes or brackets, which urlsplit lets through and no request can be sent to.
+_HOST = re.compile(r"[\w.:%-]+")
 MAX_INTERVAL = 366 * 86400
 
 T = TypeVar("T")
@@ -164,6 +168,8 @@ class _Table:
             return float(value)  # type: ignore[return-value]
         if not isinstance(value, kind) or (kind is int and not is_number):
             raise _Problem(self.at(key), f"expected {_NAMES[kind]}, got {_kind(value)}")
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:  # what SQLite stores
+            raise _Problem(self.at(key), f"{value} is out of range")
         return value
 
     def get(self, key: str, kind: type[T], default: T) -> T:
@@ -258,8 +264,8 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
     if hub is not None:
         _check_url(hub, t.at("hub"))
     settings = Settings(
-        state_dir=_directory(t.get("state_dir", str, "state"), folder),
-        output_dir=_directory(t.get("output_dir", str, "public"), folder),
+        state_dir=_directory(t, "state_dir", "state", folder),
+        output_dir=_directory(t, "output_dir", "public", folder),
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         max_items=t.positive("max_items", 50),
         timeout=t.get("timeout", float, 20.0),
@@ -276,8 +282,8 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
     )
     if not 0 < settings.timeout <= 3600:
         raise _Problem(t.at("timeout"), "must be between 0 and 3600 seconds")
-    if settings.retries < 0:
-        raise _Problem(t.at("retries"), "must not be negative")
+    if not 0 <= settings.retries <= MAX_RETRIES:
+        raise _Problem(t.at("retries"), f"must be between 0 and {MAX_RETRIES}")
     for key in ("host_delay", "host_spacing"):
         if not 0 <= getattr(settings, key) <= 3600:
             raise _Problem(t.at(key), "must be between 0 and 3600 seconds")
@@ -289,20 +295,34 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
     return settings
 
 
-def _directory(value: str, folder: Path) -> Path:
+def _directory(t: _Table, key: str, default: str, folder: Path) -> Path:
     """Relative dirs are relative to the config file, not the cwd: cron runs from /."""
+    value = t.get(key, str, default)
+    if "\0" in value:
+        raise _Problem(t.at(key), "a path cannot hold a NUL character")
     path = Path(value).expanduser()
     return path if path.is_absolute() else folder / path
 
 
-def _check_url(url: str, where: str) -> None:
+def url_problem(url: str) -> str | None:
+    """What is wrong with `url` as a page to watch; None for an http(s) URL with a host.
+
+    The one rule for URLs from the config, the command line and OPML files."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
     except ValueError:
-        raise _Problem(where, f"invalid URL {url!r}") from None
+        return f"invalid URL {url!r}"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _Problem(where, f"expected an http(s) URL, got {url!r}")
+        return f"expected an http(s) URL, got {url!r}"
+    if not _HOST.fullmatch(parts.hostname):
+        return f"invalid host {parts.hostname!r} in {url!r}"
+    return None
+
+
+def _check_url(url: str, where: str) -> None:
+    if problem := url_problem(url):
+        raise _Problem(where, problem)
 
 
 def _source(t: _Table) -> Source:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 from xml.etree import ElementTree as ET
 
+from feedtool import config
 from feedtool.errors import ConfigError
 from feedtool.model import Config
 from feedtool.store import Store
@@ -106,7 +107,7 @@ def import_opml(config_path: Path, data: bytes) -> Imported:
     skipped: list[tuple[str, str]] = []
     tables = []
     for outline in outlines(data):
-        if urlsplit(outline.xml_url).scheme not in ("http", "https"):
+        if config.url_problem(outline.xml_url):
             skipped.append((outline.xml_url, "not an http(s) URL"))
             continue
         key = configedit.url_key(outline.xml_url)

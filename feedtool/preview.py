@@ -96,7 +96,7 @@ def _source(args: argparse.Namespace) -> tuple[Source, Settings | None]:
                 max_pages=args.max_pages or source.paginate.max_pages,
             )
         return replace(source, **changes), cfg.settings  # type: ignore[arg-type]
-    if urlsplit(target).scheme not in ("http", "https"):
+    if config.url_problem(target):
         raise UsageError(
             f"invalid URL {target!r} (expected http:// or https://, or a source id [a-z0-9-]+)"
         )

@@ -245,3 +245,34 @@ def test_xpath_selectors_load(tmp_path: Path) -> None:
 
     assert select is not None
     assert (select.item, select.link) == ("xpath://div[@class='news-item']", "xpath:.//h3/a")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[settings]\nretries = 1000\n" + GOOD_SOURCE, "retries: must be between 0 and 10"),
+        (GOOD_SOURCE + "keep_items = 100000000000000000000\n", "is out of range"),
+        ('[settings]\nstate_dir = "st\\u0000x"\n' + GOOD_SOURCE, "state_dir: a path cannot"),
+        (GOOD_SOURCE.replace("en.odkb-csto.org", "en.odkb csto.org"), "invalid host 'en.odkb"),
+    ],
+)
+def test_values_no_run_could_use_are_config_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
+    """Found when the config loads, as one line: not a traceback at run time, nor a run that
+    waits for days between retries."""
+    assert expected in check_error(tmp_path, text, capsys)
+
+
+@pytest.mark.parametrize("url", ["http://[::1/", "http://exa mple.org/news/", "ftp://x.org/"])
+def test_a_bad_url_on_the_command_line_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    path = tmp_path / "feedtool.toml"
+    path.write_text(GOOD_SOURCE, encoding="utf-8")
+    for command in (["add", url], ["preview", url]):
+        assert main(["--config", str(path), *command]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert "internal error" not in err
+    assert path.read_text(encoding="utf-8") == GOOD_SOURCE

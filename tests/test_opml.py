@@ -31,6 +31,7 @@ NESTED = """<?xml version="1.0" encoding="UTF-8"?>
     </outline>
     <outline type="rss" text="Already here" xmlUrl="https://press.example.org/feed.xml"/>
     <outline type="rss" text="No scheme" xmlUrl="feed://weird.example/rss"/>
+    <outline type="rss" text="Broken host" xmlUrl="http://[::1/rss"/>
   </body>
 </opml>
 """
@@ -77,6 +78,7 @@ def test_a_nested_reader_export_is_imported_keeping_the_configs_comments(
     assert "skipped http://www.lwn.net/headlines/rss/: already in the config as 'lwn-net'" in out
     assert "skipped https://press.example.org/feed.xml: already in the config as 'press'" in out
     assert "skipped feed://weird.example/rss: not an http(s) URL" in out
+    assert "skipped http://[::1/rss: not an http(s) URL" in out
     assert "4 feeds added" in out
     assert config.load(path).notify  # still a valid config, notify table intact
     # importing again adds nothing

@@ -69,6 +69,7 @@ HOST_POOLS = 100  # hosts whose idle connections are kept (least recently used d
 DRAIN_BYTES = 64 * 1024  # an error page up to this size is read so its connection is kept
 REDIRECTS = frozenset({301, 302, 303, 307, 308})  # with a Location; we only GET: GET again
 MAX_REDIRECTS = 30  # as requests
+MAX_BACKOFF = 60.0  # the longest wait between two tries, however many the config allows
 
 
 class HttpFetcher:
@@ -177,7 +178,7 @@ class HttpFetcher:
             except _Retryable as e:
                 if attempt == self.retries:
                     raise FetchError(str(e)) from e.__cause__
-                delay = self.backoff * 2**attempt
+                delay = min(self.backoff * 2**attempt, MAX_BACKOFF)
                 logger.info("%s: %s; retrying in %.1fs", url, e, delay)
                 if self.stop.wait(delay):
                     raise Interrupted("stopped") from None

@@ -209,6 +209,7 @@ def test_every_command_and_option_in_the_readme_exists(
     ("select", "expected"),
     [
         ("item = 'li:first'", "select.item: invalid CSS selector 'li:first': The pseudo-class"),
+        ("item = 'a:hover'", "select.item: invalid CSS selector 'a:hover': The pseudo-class :h"),
         ("item = '.i'\ntitle = 'a::text'", "select.title: invalid CSS selector 'a::text'"),
         ("item = 'svg|g'", "select.item: invalid CSS selector 'svg|g': Undefined namespace"),
         ("item = 'xpath://li['", "select.item: invalid XPath '//li[': Invalid expression"),

@@ -17,7 +17,22 @@ from feedtool.errors import ExtractError
 
 XPATH_PREFIX = "xpath:"
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z_:][\w:.-]*")
-_TRANSLATOR = cssselect.HTMLTranslator()
+
+
+class _Translator(cssselect.HTMLTranslator):
+    """cssselect's translation, except for what a browser's state decides (":hover",
+    ":visited"), which it writes as "never": on a fetched page such a selector matches
+    nothing, so it is refused as unknown pseudo-classes are."""
+
+    _STATES = frozenset({"active", "focus", "hover", "target", "visited"})
+
+    def xpath_pseudo(self, pseudo: Any) -> Any:
+        if pseudo.ident.lower() in self._STATES:
+            raise cssselect.ExpressionError(f"The pseudo-class :{pseudo.ident} is a browser state")
+        return super().xpath_pseudo(pseudo)
+
+
+_TRANSLATOR = _Translator()
 # From an element to the elements a CSS combinator's left side is matched against.
 _AXES = {
     " ": "ancestor::{}",

@@ -216,9 +216,11 @@ class Store:
                 self._wal()
                 self.db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
-            elif self._version() != len(MIGRATIONS):
+            elif (version := self._version()) > len(MIGRATIONS):
+                raise _from_newer(path, version)
+            elif version < len(MIGRATIONS):
                 raise StateError(
-                    f"state database {path} has schema {self._version()}, this feedtool"
+                    f"state database {path} has schema {version}, this feedtool"
                     f" {len(MIGRATIONS)}: `feedtool run` brings it up to date"
                 )
         except (sqlite3.Error, StateError) as e:
@@ -274,9 +276,7 @@ class Store:
             with self.transaction():
                 version = self._version()
                 if version > len(MIGRATIONS):
-                    raise StateError(
-                        f"state database {self.path} is from a newer feedtool (schema {version})"
-                    )
+                    raise _from_newer(self.path, version)
                 if version == len(MIGRATIONS):
                     return
                 for statement in _statements(MIGRATIONS[version]):
@@ -731,6 +731,10 @@ _SOURCE_QUERY = (
     " FROM sources s"
 )
 _UNCOUNTED_QUERY = "SELECT s.*, 0 AS item_count FROM sources s"
+
+
+def _from_newer(path: Path, version: int) -> StateError:
+    return StateError(f"state database {path} is from a newer feedtool (schema {version})")
 
 
 def _source_state(row: sqlite3.Row) -> SourceState:

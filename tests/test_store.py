@@ -177,6 +177,8 @@ def test_database_from_a_newer_feedtool_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(StateError, match="newer feedtool"):
         Store.open(tmp_path)
+    with pytest.raises(StateError, match="newer feedtool"):  # as status and opml read it
+        Store.open_existing(tmp_path)
 
 
 def test_wal_mode_is_on(store: Store) -> None:

@@ -451,3 +451,17 @@ def test_a_content_length_lie_is_one_line_or_ignored(
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert "Traceback" not in err
+
+
+def test_a_page_nested_beyond_the_parsers_limit_is_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """libxml2 stops reading 256 levels down: what it leaves out is said, not silently lost."""
+    deep = "<b>" * 2000 + "x" + "</b>" * 2000
+    html = "".join(f'<div><a href="/n/{i}/">Item {i}</a><p>{deep}</p></div>' for i in range(5))
+    with caplog.at_level("WARNING"):
+        Page(f"<html><body>{html}</body></html>", "https://example.org/news/")
+        Page("<html><body><p>shallow</p></body></html>", "https://example.org/ok/")
+    assert [r.getMessage() for r in caplog.records] == [
+        "https://example.org/news/: nested too deep to read whole; what lies deeper is left out"
+    ]

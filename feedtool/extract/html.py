@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from functools import lru_cache
@@ -19,24 +20,30 @@ from feedtool.urls import join
 
 __all__ = ["HTML_TYPES", "Page", "parse_html"]
 
+logger = logging.getLogger(__name__)
+
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/octet-stream")
 _parsers = threading.local()
 
 
-def parse_html(text: str) -> lxml.html.HtmlElement:
+def parse_html(text: str, url: str = "page") -> lxml.html.HtmlElement:
     """The document's <html> element; an empty one for a document without any element.
 
     lxml refuses a str that carries an XML encoding declaration, so the text goes in as UTF-8
-    bytes with the encoding given; NUL characters would end libxml2's reading early.
+    bytes with the encoding given; NUL characters would end libxml2's reading early. What
+    libxml2 leaves out of a document nested deeper than it allows (256 levels) is one warning.
     """
     data = text.replace("\x00", "").encode("utf-8", errors="replace")
     parser = getattr(_parsers, "parser", None)
     if parser is None:  # one per thread: a parser serializes the threads sharing it
         parser = _parsers.parser = lxml.html.HTMLParser(encoding="utf-8")
     try:
-        return lxml.html.document_fromstring(data, parser=parser)
+        root = lxml.html.document_fromstring(data, parser=parser)
     except lxml.etree.ParserError:  # "Document is empty": whitespace or comments only
         return lxml.html.Element("html")
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        logger.warning("%s: nested too deep to read whole; what lies deeper is left out", url)
+    return root
 
 
 class Page:
@@ -44,7 +51,7 @@ class Page:
 
     def __init__(self, text: str, url: str) -> None:
         self.url = url
-        self.root: lxml.html.HtmlElement = parse_html(text)
+        self.root: lxml.html.HtmlElement = parse_html(text, url)
         base = self.root.find(".//base[@href]")
         joined = join(url, base.get("href").strip()) if base is not None else None
         self.base = joined or url  # an unparsable <base href> is ignored

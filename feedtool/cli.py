@@ -170,16 +170,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `feedtool preview URL | head`: the reader left, nothing is wrong
         sys.stderr.close()  # and Python must not complain when it flushes stdout at exit
         return EXIT_OK
+    except OSError as e:  # a file or folder feedtool cannot use: say which, and why
+        known = e.filename is not None and e.strerror is not None
+        _error(e, verbose, text=f"{e.filename}: {e.strerror}" if known else None)
+        return EXIT_FAILED
     except Exception as e:  # the last guard: one line, not a traceback, unless -v
         _error(e, verbose, prefix=f"internal error: {type(e).__name__}: ")
         return EXIT_FAILED
 
 
-def _error(error: Exception, verbose: int, prefix: str = "") -> None:
-    """The one line an error is, with whatever a server put into it made printable."""
+def _error(error: Exception, verbose: int, prefix: str = "", text: str | None = None) -> None:
+    """The one line an error is (`text`, else the error's own), with whatever a server put
+    into it made printable."""
     if verbose:
         logger.error("details", exc_info=error)
-    print(printable(f"feedtool: error: {prefix}{error}"), file=sys.stderr)
+    print(printable(f"feedtool: error: {prefix}{text or error}"), file=sys.stderr)
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]

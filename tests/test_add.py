@@ -45,6 +45,19 @@ def test_init_writes_a_commented_starter_and_never_overwrites(
     assert path.read_text() == "# mine\n"
 
 
+def test_init_where_no_file_can_be_written_is_one_line_naming_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    path = blocker / "feedtool.toml"  # a file stands where its folder would be
+    assert main(["-c", str(path), "init"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert "internal error" not in err
+    assert str(blocker) in err
+
+
 def test_add_a_url_that_serves_a_feed(
     site: Site, fresh: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -154,7 +154,12 @@ def utc_value(text: str) -> datetime:
 
 
 def _opt_value(text: str | None) -> datetime | None:
-    return utc_value(text) if text else None
+    """A time a source's state may lack; one damaged by hand reads as lacking, so that
+    neither `run` nor `status` stops at it (the next check writes a good one)."""
+    try:
+        return utc_value(text) if text else None
+    except ValueError:
+        return None
 
 
 class Keep(enum.Enum):

@@ -549,3 +549,10 @@ def test_a_new_database_another_connection_holds_is_waited_for(tmp_path: Path) -
     finally:
         release.join()
         other.close()
+
+
+def test_a_state_time_damaged_by_hand_reads_as_unknown(store: Store) -> None:
+    store.record_not_modified(SOURCE, T0, Health())
+    store.db.execute("UPDATE sources SET last_check = 'garbage', not_before = '2024-13-45'")
+    [state] = store.sources()
+    assert (state.last_check, state.not_before) == (None, None)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 from feedtool import __version__, config
-from feedtool.errors import ConfigError, FeedtoolError, UsageError
+from feedtool.errors import ConfigError, FeedtoolError, SourceError, UsageError
 from feedtool.model import SOURCE_TYPES, Config, Source, Status
 from feedtool.terminal import PrintableFormatter, printable
 
@@ -292,7 +292,10 @@ def _snapshot(args: argparse.Namespace) -> int:
 
     cfg = _load(args, secrets=False)  # fetches and saves pages, sends nothing
     for source in _sources(cfg, args.source):
-        path, count = snapshot.take(cfg, source, utc_now())
+        try:
+            path, count = snapshot.take(cfg, source, utc_now())
+        except SourceError as e:  # which source, and where: as a run's line says it
+            raise SourceError(f"{source.id}: {source.url}: {e}") from e
         print(f"{source.id}: {count} items saved in {path}")
     return EXIT_OK
 

@@ -342,3 +342,13 @@ def test_two_snapshots_in_the_same_second_are_both_kept(site: Site, tmp_path: Pa
 
     assert first != second
     assert [r.count for r in snapshot.check(cfg, cfg.sources[0])] == [2, 3]  # in order taken
+
+
+def test_a_snapshot_that_cannot_be_taken_names_the_source_and_its_url(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = site.url + "/gone/"  # nothing there: 404
+    path = write_config(tmp_path, html_source("news", url))
+    assert main(["-c", str(path), "snapshot", "news"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"feedtool: error: news: {url}: HTTP 404 Not Found\n"

@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from lxml import etree
 from lxml.html import HtmlElement
 
+from feedtool.extract import normalized_items
 from feedtool.extract.detect import Detection, _TextReader, detect
 from feedtool.extract.html import Page, parse_html
 from feedtool.extract.selector import Selector, text_of
+from feedtool.model import Fetched, Source, Validators
 from feedtool.normalize import parse_date
 from tests.layouts import (
     CLOCK,
@@ -562,3 +564,45 @@ def test_a_date_opening_a_longer_text_is_the_items_date() -> None:
     )
     detection = detect(_tree(f"<main>{cards}</main>"), "https://example.org/news/", CLOCK)
     assert [item.date for item in detection.items] == [f"2024-12-0{i + 1}" for i in range(6)]
+
+
+def test_items_under_date_headings_take_their_headings_date() -> None:
+    """<h3>Friday, 04 December 2026</h3><ul><li>…</li></ul>: every item of every day, dated,
+    and a pinned date selector that reads the heading back."""
+    days = {"Friday, 20 November 2026": 1, "Wednesday, 18 November 2026": 3, "17 November 2026": 2}
+    html = "<h1>What's new</h1><p>Latest updates, grouped by day.</p>" + "".join(
+        f'<h3 class="day-heading">{day}</h3><ul class="updates">'
+        + "".join(
+            f'<li><a href="/updates/{n}-{i}/">Update number {i} of day {n} with a title</a>'
+            ' <span class="dept">— Transport department</span></li>'
+            for i in range(count)
+        )
+        + "</ul>"
+        for n, (day, count) in enumerate(days.items())
+    )
+    root = _tree(f"<main>{html}</main>")
+    detection = detect(root, "https://example.org/whats-new/", CLOCK)
+    expected = [day.split(", ")[-1] for day, count in days.items() for _ in range(count)]
+    assert [item.date for item in detection.items] == expected
+    assert detection.selectors is not None
+    assert detection.selectors.date == "xpath:string(../preceding-sibling::h3[1])"
+    assert _apply(root, "https://example.org/whats-new/", detection) == [
+        (item.link, item.title) for item in detection.items
+    ]
+    source = Source(id="new", url="https://example.org/whats-new/", select=detection.selectors)
+    page = Fetched(
+        url=source.url,
+        status=200,
+        body=f"<html><body><main>{html}</main></body></html>".encode(),
+        content_type="text/html",
+        charset="utf-8",
+        validators=Validators(),
+    )
+    _, items = normalized_items(source, page, now=CLOCK, fetch=_no_fetch)
+    assert [item.published.date().isoformat() for item in items] == [
+        "2026-11-20", "2026-11-18", "2026-11-18", "2026-11-18", "2026-11-17", "2026-11-17"
+    ]  # fmt: skip
+
+
+def _no_fetch(url: str) -> Fetched:
+    raise AssertionError(f"no fetching here: {url}")

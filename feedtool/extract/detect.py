@@ -704,6 +704,8 @@ class _Detector:
     ) -> _Found | None:
         block = _Block(unit)
         date, date_el, date_attr = self._date(block)
+        if date is None and len(unit) == 1:
+            date, date_el = self._group_date(unit[0])
         heading: HtmlElement | None = next(
             (e for e in block.inner(*_HEADINGS) if self.text(e)), None
         )
@@ -873,6 +875,22 @@ class _Detector:
         if fallback:
             return fallback[0], fallback[1], False
         return None, None, False
+
+    def _group_date(self, member: HtmlElement) -> tuple[str | None, HtmlElement | None]:
+        """The date heading the member's group, for items listed under the day they belong to
+        (<h3>Friday, 4 December 2024</h3><ul><li>…</li></ul>): the element just before the
+        member's list, when its text is mostly a date."""
+        parent = member.getparent()
+        heading = parent.getprevious() if parent is not None else None
+        while heading is not None and not isinstance(heading.tag, str):  # a comment
+            heading = heading.getprevious()
+        if heading is None:
+            return None, None
+        text = self.text(heading)
+        match = _DATE.search(text) if len(text) <= _MAX_DATE_TEXT else None
+        if match is None or 2 * len(match.group(0)) < len(text) or not _some_date(match[0]):
+            return None, None
+        return match.group(0), heading
 
     def _date_around(self, string: _String, holder: HtmlElement) -> re.Match[str] | None:
         """A date in holder's text that takes in string, so a row's number is no part of its date.
@@ -1152,7 +1170,9 @@ def _suggest(detector: _Detector, candidate: _Candidate, found: list[_Found]) ->
             same_date,
             [f for _, f in dated],
         )
-        if date is not None and dated[0][1].date_attr:
+        if date is None:
+            date = _group_date_selector([b for b, _ in dated], [f for _, f in dated])
+        elif dated[0][1].date_attr:
             date += "@datetime"
     summarized = [(b, f) for b, f in zip(blocks, found, strict=True) if f.summary is not None]
     summary = None
@@ -1164,6 +1184,22 @@ def _suggest(detector: _Detector, candidate: _Candidate, found: list[_Found]) ->
             [f for _, f in summarized],
         )
     return Selectors(item=item, title=title, link=f"{link}@href", date=date, summary=summary)
+
+
+def _group_date_selector(blocks: list[HtmlElement], found: list[_Found]) -> str | None:
+    """An XPath reading, from each block, the date heading its list, when that is where the
+    dates were found (see `_Detector._group_date`) and it reads them all back."""
+    tags = {f.date_el.tag for f in found if f.date_el is not None}
+    tag = tags.pop() if len(tags) == 1 else None
+    if tag is None or not _SIMPLE_NAME.fullmatch(tag):
+        return None
+    spec = f"xpath:string(../preceding-sibling::{tag}[1])"
+    selector = Selector.compile(spec)
+    for block, f in zip(blocks, found, strict=True):
+        match = _DATE.search(selector.text(block) or "")
+        if match is None or match.group(0) != f.date:
+            return None
+    return spec
 
 
 def _join_variants(kids: list[HtmlElement], positions: dict[str, list[int]]) -> None:

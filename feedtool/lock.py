@@ -27,6 +27,8 @@ def exclusive(state_dir: Path) -> Iterator[None]:
     except Timeout:
         raise AlreadyRunning(str(state_dir / LOCK_NAME)) from None
     except OSError as e:
+        if state_dir.exists() and not state_dir.is_dir():
+            raise StateError(f"state_dir {state_dir} is a file, not a folder") from e
         raise StateError(f"cannot lock {state_dir / LOCK_NAME}: {e.strerror or e}") from e
     try:
         yield

@@ -140,7 +140,7 @@ def check(config: Config, source: Source) -> list[CheckResult]:
             now = datetime.fromisoformat(meta["taken"])
             saved_items = meta["items"]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-            error = f"unreadable snapshot: {type(e).__name__}: {e}"
+            error = f"unreadable snapshot: {_why(e)}"
             results.append(CheckResult(snapshot=meta_path, count=0, changes=(), error=error))
             continue
         try:
@@ -155,6 +155,13 @@ def check(config: Config, source: Source) -> list[CheckResult]:
         changes = tuple(compare(saved_items, items, filtered))
         results.append(CheckResult(snapshot=meta_path, count=len(items), changes=changes))
     return results
+
+
+def _why(error: Exception) -> str:
+    """Why a snapshot cannot be read, in words: its file's trouble, or contents not ours."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return "not what `feedtool snapshot` writes (edited?)"
 
 
 def _offline(saved: dict[str, Fetched]) -> extract.Fetch:

@@ -194,6 +194,21 @@ def test_snapshot_then_check_shows_what_a_config_change_does(
     assert "title 'News item number 0' -> '28.12.2024'" in out
 
 
+def test_an_edited_snapshot_is_named_unreadable_in_words(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.page("/news/", listing(news_items(2)))
+    config = write_config(tmp_path, html_source("news", site.url + "/news/"))
+    assert main(["--config", str(config), "snapshot", "news"]) == 0
+    [meta] = (tmp_path / "snapshots" / "news").glob("*.json")
+    meta.write_text("[]")
+    capsys.readouterr()
+    assert main(["--config", str(config), "check"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: unreadable snapshot: not what `feedtool snapshot` writes (edited?)" in out
+    assert "Error" not in out
+
+
 def test_preview_without_selectors_prints_items_and_a_select_block(
     site: Site, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -204,14 +205,17 @@ class SourceState:
 class Store:
     """The state database. Open with Store.open(state_dir); close when done."""
 
-    def __init__(self, path: Path, *, migrate: bool = True) -> None:
+    def __init__(self, path: Path, *, migrate: bool = True, read_only: bool = False) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # worker threads open a Store each, or share one making one call at a time
-            self.db = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
+            if read_only:
+                self.db = _read_only(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # worker threads open a Store each, or share one making one call at a time
+                self.db = sqlite3.connect(
+                    path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+                )
         except (sqlite3.Error, OSError) as e:
             raise StateError(f"state database {path}: {e}") from e
         try:
@@ -244,7 +248,10 @@ class Store:
         """The state database if there is one, as it is: read-only commands (status, opml)
         must neither create it nor migrate it under a daemon still running older code."""
         path = state_dir / DB_NAME
-        return cls(path, migrate=False) if path.exists() else None
+        if not path.exists():
+            return None
+        writable = os.access(path, os.W_OK) and os.access(state_dir, os.W_OK)
+        return cls(path, migrate=False, read_only=not writable)
 
     def close(self) -> None:
         self.db.close()
@@ -736,6 +743,30 @@ _SOURCE_QUERY = (
     " FROM sources s"
 )
 _UNCOUNTED_QUERY = "SELECT s.*, 0 AS item_count FROM sources s"
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A connection that writes nothing, for a state database its reader may not write (owned
+    by the daemon's user): "mode=ro" reads through the -wal and -shm files a running writer
+    keeps; when there are none and none can be made, only "immutable=1" opens the file, and
+    then nobody is writing it (its last writer checkpointed everything when it closed)."""
+    for options in ("mode=ro", "mode=ro&immutable=1"):
+        db = sqlite3.connect(
+            f"{path.absolute().as_uri()}?{options}",
+            uri=True,
+            timeout=BUSY_TIMEOUT,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            db.execute("PRAGMA user_version").fetchone()
+        except sqlite3.OperationalError:
+            db.close()
+            if "immutable" in options:
+                raise
+            continue
+        return db
+    raise AssertionError("unreachable")
 
 
 def _from_newer(path: Path, version: int) -> StateError:

@@ -11,11 +11,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from feedtool.cli import main
+from feedtool.store import Store
 from tests.conftest import Site, html_source, listing, news_items, raw_server, write_config
 from tests.feedcheck import parse_clean
 
@@ -216,3 +218,39 @@ def test_status_reads_an_older_schema_without_upgrading_it(
     assert "`feedtool run` brings it up to date" in capsys.readouterr().err
     with contextlib.closing(sqlite3.connect(database)) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+@contextlib.contextmanager
+def _unwritable(*paths: Path) -> Iterator[None]:
+    """The paths made immutable, which even root cannot write (chattr +i: root, ext4-like)."""
+    if subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True).returncode:
+        pytest.skip("needs chattr +i: root on a file system that has it")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
+def test_status_and_opml_read_a_state_they_cannot_write(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As a user other than the daemon's reads it: with the daemon's database open (its
+    -wal holding the newest run) and with the daemon stopped."""
+    url = site.page("/news/", listing(news_items(3)))
+    config = write_config(tmp_path, html_source("news", url))
+    assert run(config) == 0
+    state = tmp_path / "state"
+    with Store.open(state) as writer:  # a daemon: its last run only in the -wal so far
+        writer.db.execute("PRAGMA wal_autocheckpoint = 0")
+        site.page("/news/", listing(news_items(5)))
+        assert run(config, "--force") == 0
+        with _unwritable(state):
+            capsys.readouterr()
+            assert main(["--config", str(config), "status"]) == 0
+            assert main(["--config", str(config), "opml"]) == 0
+            out = capsys.readouterr().out
+    assert out.splitlines()[1].split()[:2] == ["news", "ok"]
+    assert " 5 " in out.splitlines()[1]  # the newest run's items, read through the -wal
+    with _unwritable(state, state / "feedtool.sqlite3"):  # the daemon stopped: no -wal
+        assert main(["--config", str(config), "status"]) == 0
+        assert " 5 " in capsys.readouterr().out.splitlines()[1]

@@ -43,7 +43,7 @@ MAX_RETRIES = 10  # with the waits between them doubling, more would hold a run 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # A host name (its letters in any script, for IDN), an IPv4 or an IPv6 address: no spaces,
 # quotes or brackets, which urlsplit lets through and no request can be sent to.
-_HOST = re.compile(r"[\w.:%-]+")
+_HOST = re.compile(r"(?:[A-Za-z0-9_.:%-]|[^\x00-\x7f\s])+")
 MAX_INTERVAL = 366 * 86400
 
 T = TypeVar("T")

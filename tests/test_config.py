@@ -265,6 +265,14 @@ def test_values_no_run_could_use_are_config_errors(
     assert expected in check_error(tmp_path, text, capsys)
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://उदाहरण.भारत/news/", "http://ตัวอย่าง.ไทย/", "http://пример.рф/", "http://[::1]:8080/x"],
+)
+def test_hosts_in_any_script_and_ip_literals_are_fine(url: str) -> None:
+    assert config.url_problem(url) is None
+
+
 @pytest.mark.parametrize("url", ["http://[::1/", "http://exa mple.org/news/", "ftp://x.org/"])
 def test_a_bad_url_on_the_command_line_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str

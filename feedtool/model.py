@@ -226,6 +226,7 @@ class Extracted:
     selectors: Selectors | None = None  # what automatic detection found, for the user to pin
     base_url: str | None = None  # what relative URLs resolve against (<base href>), if not the URL
     from_feed: bool = False  # items of an RSS/Atom/JSON feed: they need no link
+    advertised: str | None = None  # the feed a page advertised, when the items came from it
     # fields whose selector matched in no item, where a fallback hides it (a title falls back
     # to the link's text): a typo must still be reported
     unmatched: tuple[str, ...] = ()

@@ -369,11 +369,16 @@ class _SourceRun:
                 != (extracted.title, extracted.site_url, extracted.meta)
             )
 
+        kept = first.validators
+        if extracted.advertised is not None:
+            # The items are the advertised feed's: an unchanged page (a 304, the same bytes)
+            # says nothing of it, so the next run reads the page, and the feed, again.
+            kept = Validators(digest=f"{config_digest}:")
         changes = self.store.apply(
             self.source,
             items,
             now=self.now,
-            validators=first.validators,
+            validators=kept,
             title=extracted.title,
             site_url=extracted.site_url,
             meta=extracted.meta,

@@ -215,3 +215,28 @@ def test_runs_from_another_directory_resolve_dirs_against_the_config(
     assert run(news) == 0
     assert (tmp_path / "state" / "feedtool.sqlite3").exists()
     assert (tmp_path / "public" / "news.atom.xml").exists()
+
+
+RSS_ITEM = "<item><title>{title}</title><link>{base}/r/{n}</link><guid>{base}/r/{n}</guid></item>"
+
+
+def test_an_auto_source_reads_the_feed_its_unchanged_page_advertises_on_every_run(
+    site: Site, tmp_path: Path
+) -> None:
+    """The page stays the same (304, or the same bytes) while its feed gets a new item."""
+
+    def feed(count: int) -> str:
+        items = "".join(
+            RSS_ITEM.format(title=f"Release {n}", base=site.url, n=n) for n in range(count)
+        )
+        return f'<rss version="2.0"><channel><title>Press</title>{items}</channel></rss>'
+
+    advert = '<link rel="alternate" type="application/rss+xml" href="/feed.xml">'
+    url = site.page("/news/", f"<html><head>{advert}</head><body><p>News</p></body></html>")
+    site.page("/feed.xml", feed(2), content_type="application/rss+xml")
+    config = write_config(tmp_path, f'[[sources]]\nid = "press"\nurl = "{url}"\ntype = "auto"\n')
+    assert run(config) == 0
+    site.page("/feed.xml", feed(3), content_type="application/rss+xml")
+    assert run(config, "--force") == 0
+    entries = parse_clean((tmp_path / "public" / "press.atom.xml").read_bytes()).entries
+    assert sorted(e.title for e in entries) == ["Release 0", "Release 1", "Release 2"]

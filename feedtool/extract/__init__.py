@@ -51,7 +51,7 @@ def items(
     elif source.type == "auto" and (advertised := page.advertised_feed()) is not None:
         followed = _advertised(advertised, fetch)
         if followed is not None:  # what the feed leaves out of its metadata, the page may say
-            return replace(followed, meta=followed.meta.or_else(page.meta))
+            return replace(followed, meta=followed.meta.or_else(page.meta), advertised=advertised)
         extracted = _detected(page, learned)
     else:
         extracted = _detected(page, learned)

@@ -189,8 +189,15 @@ _ISO = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 )
 # Numbers are whole: the "20" of "November 2026" is no day, nor the "26" of "2026 November".
-_DAY_MONTH = re.compile(r"(?<!\d)(\d{1,2})\.?\s+([^\W\d_]+)\.?(?:,?\s+(\d{4})(?!\d))?")
-_MONTH_DAY = re.compile(r"([^\W\d_]+)\.?\s+(\d{1,2})(?!\d)(?:st|nd|rd|th)?(?:,?\s+(\d{4})(?!\d))?")
+# After a year, a time of day: "23 December 2024, 14:30", "January 2, 2024 10:00 AM".
+_CLOCK = r"(?:,?\s+(?:at\s+|в\s+)?(\d{1,2}):(\d{2})(?::\d{2})?(?:\s*([ap])\.?m\b\.?)?)?"
+_DAY_MONTH = re.compile(
+    rf"(?<!\d)(\d{{1,2}})\.?\s+([^\W\d_]+)\.?(?:,?\s+(\d{{4}})(?!\d){_CLOCK})?", re.IGNORECASE
+)
+_MONTH_DAY = re.compile(
+    rf"([^\W\d_]+)\.?\s+(\d{{1,2}})(?!\d)(?:st|nd|rd|th)?(?:,?\s+(\d{{4}})(?!\d){_CLOCK})?",
+    re.IGNORECASE,
+)
 # A day, a month's name and a year inside a longer text, in any language ("Publié le
 # 4 décembre 2026", "Publicado el 4 de diciembre de 2026"): what dateparser is given when it
 # cannot read the whole text.
@@ -253,7 +260,9 @@ def _fast_path(text: str, now: datetime) -> datetime | None:
             name = match.group(month_group).lower()
             if name in _MONTHS:
                 day, month, year = int(match.group(day_group)), _MONTHS[name], match.group(3)
-                return _day(int(year), month, day) if year else _yearless(month, day, now)
+                if not year:
+                    return _yearless(month, day, now)
+                return _day(int(year), month, day) + _time_of_day(*match.group(4, 5, 6))
     return None
 
 
@@ -279,6 +288,19 @@ def _searches(text: str) -> Iterator[tuple[str, re.Match[str]]]:
 
 def _day(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, tzinfo=UTC)
+
+
+def _time_of_day(hour: str | None, minute: str | None, half: str | None) -> timedelta:
+    """ "14:30", or "2:30" with "p" (PM), from midnight (12 AM is 0:00); none for no time or
+    an impossible one ("25:99"), which leaves the day as it is."""
+    if hour is None or minute is None:
+        return timedelta()
+    hours = int(hour)
+    if half:
+        hours = hours % 12 + (12 if half.lower() == "p" else 0)
+    if hours > 23 or int(minute) > 59:
+        return timedelta()
+    return timedelta(hours=hours, minutes=int(minute))
 
 
 def _yearless(month: int, day: int, now: datetime) -> datetime:

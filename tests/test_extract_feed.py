@@ -531,3 +531,28 @@ def test_json_feed_with_raw_control_characters_in_strings() -> None:
     body = b'{"version": "https://jsonfeed.org/version/1", "items": [{"id": "1", "title": "A\tB"}]}'
     (item,) = feed.parse(fetched(body, "application/feed+json")).items
     assert item.title == "A\tB"
+
+
+def test_entry_dates_feedparser_cannot_read_are_read_as_page_dates_are() -> None:
+    """No zone ("taken as UTC") or a long form: not the time of the run."""
+    rss = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+    <item><title>A</title><link>https://example.org/a</link>
+    <pubDate>Tue, 2 Jan 2024 10:00:00</pubDate></item>
+    <item><title>B</title><link>https://example.org/b</link>
+    <pubDate>Tuesday, January 2, 2024 10:00 PM</pubDate></item>
+    </channel></rss>"""
+    fetched = Fetched(
+        url="https://example.org/feed.xml",
+        status=200,
+        body=rss,
+        content_type="application/rss+xml",
+        charset=None,
+        validators=Validators(),
+    )
+    source = Source(id="f", url=fetched.url, type="feed")
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    _, items = extract.normalized_items(source, fetched, now=now, fetch=_refuse)
+    assert [(i.published, i.date_inferred) for i in items] == [
+        (datetime(2024, 1, 2, 10, tzinfo=UTC), False),
+        (datetime(2024, 1, 2, 22, tzinfo=UTC), False),
+    ]

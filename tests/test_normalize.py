@@ -65,6 +65,11 @@ def xml_char(c: str) -> bool:
         ("4. Dezember 2024", utc(2024, 12, 4)),
         ("1er décembre 2024", utc(2024, 12, 1)),
         ("4 de diciembre de 2024", utc(2024, 12, 4)),
+        ("23 December 2024, 14:30", utc(2024, 12, 23, 14, 30)),
+        ("23 декабря 2024 в 14:30", utc(2024, 12, 23, 14, 30)),
+        ("January 2, 2024 10:00 PM", utc(2024, 1, 2, 22, 0)),
+        ("2 Jan 2024 12:00 AM", utc(2024, 1, 2, 0, 0)),
+        ("23 December 2024 25:99", utc(2024, 12, 23)),  # an impossible time: the day stands
     ],
 )
 def test_parse_date_reads_common_forms_as_utc(text: str, expected: datetime) -> None:

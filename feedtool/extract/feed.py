@@ -175,15 +175,26 @@ def _item(entry: feedparser.FeedParserDict, base: str) -> RawItem:
     link = nonblank(entry.get("link"))
     summary = _html(entry.get("summary_detail"))
     content = _content(entry.get("content"))
+    published, updated = _date(entry.get("published_parsed")), _date(updated)
     return RawItem(
         title=_title(entry) or fallback_title(link, summary, content, base),
         link=link,
         guid=nonblank(entry.get("id")),
-        published=_date(entry.get("published_parsed")),
-        updated=_date(updated),
+        published=published,
+        updated=updated,
+        # a date feedparser could not read ("Tue, 2 Jan 2024 10:00:00": no zone), for
+        # normalize to read as it reads a page's
+        date=None if published or updated else _date_text(entry),
         summary=summary,
         content=content,
     )
+
+
+def _date_text(entry: feedparser.FeedParserDict) -> str | None:
+    text = entry["published"] if "published" in entry else None  # noqa: SIM401 (see _item)
+    if text is None and "updated" in entry:
+        text = entry["updated"]
+    return nonblank(text)
 
 
 def _content(details: list[Any] | None) -> str | None:

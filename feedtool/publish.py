@@ -141,7 +141,8 @@ def _times(items: Sequence[StoredItem]) -> list[tuple[datetime, datetime]]:
     never on the clock, so a rerun writes the same bytes; a new item on top of its day takes
     the next second and leaves the others' times alone. An item never updated has `updated`
     equal to `published`, so it moves with it. Then any `updated` already taken by an entry
-    above moves to the nearest free second of the same day, earlier ones first.
+    above moves to the nearest free second of the same day, earlier ones first, and
+    `published` with it when it would otherwise come after `updated`.
     """
     days: dict[datetime, int] = {}  # items of each date-only day, then a countdown
     for item in items:
@@ -157,7 +158,7 @@ def _times(items: Sequence[StoredItem]) -> list[tuple[datetime, datetime]]:
         updated = published if item.updated == item.published else item.updated
         updated = _free(updated, taken)
         taken.add(updated)
-        times.append((published, updated))
+        times.append((min(published, updated), updated))  # never updated before published
     return times
 
 

@@ -113,3 +113,17 @@ def test_a_run_publishes_same_day_items_in_page_order_and_a_rerun_the_same_bytes
         path.unlink()
     assert main(["--config", str(config), "run", "--force"]) == 0
     assert {p.name: p.read_bytes() for p in public.iterdir()} == first
+
+
+def test_entries_sharing_one_instant_are_never_updated_before_published() -> None:
+    """Three items of one feed with the same pubDate (10:00): updated moves to free seconds
+    below, and published with it."""
+    ten = DAY.replace(hour=10)
+    atom = render(FEED, [item(n, ten) for n in range(3)], "http://feeds.test/")[".atom.xml"]
+    entries = parse_clean(atom).entries
+    assert len({e.updated for e in entries}) == 3
+    for entry in entries:
+        assert entry.updated_parsed >= entry.published_parsed, entry.title
+    document = json.loads(render(FEED, [item(n, ten) for n in range(3)], "http://f.test/")[".json"])
+    for entry in document["items"]:
+        assert entry["date_modified"] >= entry["date_published"]

@@ -80,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
         "--serve", action="store_true", help="also serve the feeds and status page (see serve)"
     )
     daemon.add_argument("--port", type=_port, default=8080, help="with --serve (default 8080)")
-    daemon.add_argument("--host", default="127.0.0.1", help="with --serve (default 127.0.0.1)")
+    daemon.add_argument(
+        "--host", type=_host, default="127.0.0.1", help="with --serve (default 127.0.0.1)"
+    )
 
     preview = command("preview", "fetch a page or a configured source and print its items")
     preview.add_argument(
@@ -105,7 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = command("serve", "serve the feeds, a status page and OPML over HTTP")
     serve.add_argument("--port", type=_port, default=8080, help="default 8080")
     serve.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1 only)"
+        "--host",
+        type=_host,
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1 only)",
     )
 
     snapshot = command("snapshot", "save a source's page and its items now, for `check`")
@@ -127,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--id", metavar="ID", help="the source's id (default: from the URL)")
     add.add_argument("--dry-run", action="store_true", help="print the block, change nothing")
     return parser
+
+
+def _host(text: str) -> str:
+    """A name or address to listen on. Never empty: to sockets, "" means every interface."""
+    if not text.strip() or any(c.isspace() or c in "/[]" for c in text):
+        raise argparse.ArgumentTypeError(f"invalid host {text!r} (a name or an address)")
+    return text
 
 
 def _port(text: str) -> int:

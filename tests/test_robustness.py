@@ -254,3 +254,18 @@ def test_status_and_opml_read_a_state_they_cannot_write(
     with _unwritable(state, state / "feedtool.sqlite3"):  # the daemon stopped: no -wal
         assert main(["--config", str(config), "status"]) == 0
         assert " 5 " in capsys.readouterr().out.splitlines()[1]
+
+
+@pytest.mark.parametrize("host", ["", " ", "http://127.0.0.1", "[::1]"])
+def test_serve_refuses_a_host_that_is_no_name_or_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str
+) -> None:
+    """An empty host would listen on every interface: never by accident."""
+    config = write_config(tmp_path, html_source("news", "http://127.0.0.1:9/"))
+    for command in (["serve"], ["daemon", "--serve"]):
+        assert main(["--config", str(config), *command, "--host", host]) == 2
+        err = capsys.readouterr().err
+        assert (
+            err
+            == f"feedtool: error: argument --host: invalid host {host!r} (a name or an address)\n"
+        )

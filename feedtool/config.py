@@ -291,6 +291,9 @@ def _settings(data: dict[str, Any], folder: Path) -> Settings:
         raise _Problem(t.at("workers"), "must be at most 64")
     if settings.host_connections > 16:
         raise _Problem(t.at("host_connections"), "must be at most 16")
+    state, output = settings.state_dir.resolve(), settings.output_dir.resolve()
+    if state == output or output in state.parents:  # what output_dir holds is served to all
+        raise _Problem(t.at("state_dir"), "must be outside output_dir, which is public")
     t.done()
     return settings
 

@@ -255,6 +255,8 @@ def test_xpath_selectors_load(tmp_path: Path) -> None:
         (GOOD_SOURCE + "keep_items = 100000000000000000000\n", "is out of range"),
         ('[settings]\nstate_dir = "st\\u0000x"\n' + GOOD_SOURCE, "state_dir: a path cannot"),
         (GOOD_SOURCE.replace("en.odkb-csto.org", "en.odkb csto.org"), "invalid host 'en.odkb"),
+        ('[settings]\nstate_dir = "public"\n' + GOOD_SOURCE, "state_dir: must be outside"),
+        ('[settings]\nstate_dir = "public/state"\n' + GOOD_SOURCE, "state_dir: must be outside"),
     ],
 )
 def test_values_no_run_could_use_are_config_errors(

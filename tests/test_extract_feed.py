@@ -48,12 +48,18 @@ def test_rss20_items_dates_guids_and_resolved_links() -> None:
     assert first.updated is None
     assert first.date is None
     assert first.summary == "<p>The bridge is <b>open</b> again.</p>"
-    # content:encoded; relative links resolve against the final URL (content-location)
+    # content:encoded, its links as written; normalize resolves them against the feed's URL
     assert first.content == (
-        '<p>The harbour bridge reopened on Tuesday. See the <a href="https://example.com/'
-        'reports/bridge.pdf">report</a>.</p>'
+        '<p>The harbour bridge reopened on Tuesday. See the <a href="/reports/bridge.pdf">'
+        "report</a>.</p>"
     )
-    assert second.link == "https://example.com/city/2024/tram"
+    assert second.link == "/city/2024/tram"
+    stored = normalized_feed(fetched("rss20.xml").body, "application/rss+xml")
+    assert [item.link for item in stored] == [
+        "https://example.org/city/2024/bridge",
+        "https://example.com/city/2024/tram",
+    ]
+    assert 'href="https://example.com/reports/bridge.pdf"' in (stored[0].content or "")
     assert second.guid is None
     assert second.published == datetime(2024, 3, 4, 18, 5, tzinfo=UTC)
     assert second.content is None
@@ -91,14 +97,16 @@ def test_atom10_relative_links_dates_and_content_types() -> None:
     release, only_updated = extracted.items
     assert release.title == "Release 2.0 is out"
     assert release.guid == "tag:example.com,2024:blog/release-2-0"
-    assert release.link == "https://example.com/blog/feed/posts/release-2-0.html"
+    assert release.link == "posts/release-2-0.html"  # resolved by normalize, as below
     assert release.published == datetime(2024, 3, 5, 7, 0, tzinfo=UTC)
     assert release.updated == datetime(2024, 3, 6, 9, 45, 30, tzinfo=UTC)
     assert release.summary == "Version 2.0 &amp; friends"  # type="text" arrives escaped
-    assert release.content == (
-        '<p>Download it from the <a href="https://example.com/blog/downloads/">'
-        "downloads page</a>.</p>"
+    assert (
+        release.content == '<p>Download it from the <a href="../downloads/">downloads page</a>.</p>'
     )
+    stored = normalized_feed(fetched("atom10.xml").body, "application/atom+xml")
+    assert stored[0].link == "https://example.com/blog/feed/posts/release-2-0.html"
+    assert 'href="https://example.com/blog/downloads/"' in (stored[0].content or "")
     # no <published>: updated stays updated, and reading it raises no DeprecationWarning
     assert only_updated.published is None
     assert only_updated.updated == datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -226,10 +234,8 @@ def test_feedparser_gets_bytes_and_response_headers(monkeypatch: pytest.MonkeyPa
 
     ((document, kwargs),) = calls
     assert isinstance(document, bytes)
-    assert kwargs["response_headers"] == {
-        "content-location": "https://x.test/f",
-        "content-type": "application/rss+xml; charset=utf-8",
-    }
+    # no content-location: ids stay as written, wherever the feed lives (see _headers)
+    assert kwargs["response_headers"] == {"content-type": "application/rss+xml; charset=utf-8"}
 
 
 @pytest.mark.parametrize(

@@ -240,3 +240,27 @@ def test_an_auto_source_reads_the_feed_its_unchanged_page_advertises_on_every_ru
     assert run(config, "--force") == 0
     entries = parse_clean((tmp_path / "public" / "press.atom.xml").read_bytes()).entries
     assert sorted(e.title for e in entries) == ["Release 0", "Release 1", "Release 2"]
+
+
+def test_a_feed_that_moves_keeps_its_items_whose_guids_are_not_urls(
+    site: Site, tmp_path: Path
+) -> None:
+    """<guid>ord-1</guid> (no isPermaLink="false") is a name, not a link to resolve against
+    wherever the feed lives: after a redirect to a new path only the new entry is new."""
+
+    def feed(count: int) -> str:
+        items = "".join(
+            f"<item><title>Order {n}</title><link>{site.url}/o/{n}</link><guid>ord-{n}</guid>"
+            "</item>"
+            for n in range(count)
+        )
+        return f'<rss version="2.0"><channel><title>Orders</title>{items}</channel></rss>'
+
+    url = site.page("/feed.xml", feed(2), content_type="application/rss+xml")
+    config = write_config(tmp_path, f'[[sources]]\nid = "orders"\nurl = "{url}"\ntype = "feed"\n')
+    assert run(config) == 0
+    site.page("/feeds/feed.xml", feed(3), content_type="application/rss+xml")
+    site.page("/feed.xml", "", status=301, headers={"Location": "/feeds/feed.xml"})
+    assert run(config, "--force") == 0
+    entries = parse_clean((tmp_path / "public" / "orders.atom.xml").read_bytes()).entries
+    assert sorted(e.title for e in entries) == ["Order 0", "Order 1", "Order 2"]

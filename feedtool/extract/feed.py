@@ -120,8 +120,14 @@ def site_link(value: object, base: str) -> str | None:
 
 
 def _headers(fetched: Fetched) -> dict[str, str]:
-    """What feedparser needs to resolve relative links and pick the encoding (RFC 3023)."""
-    headers = {"content-location": fetched.url}
+    """What feedparser needs to pick the encoding (RFC 3023).
+
+    Not the feed's URL as content-location: feedparser would resolve entry ids against it, so
+    a guid written "ord-1" would become ".../feeds/ord-1" and every item new again once the
+    feed moves. Ids stay as written; relative links and images are resolved against the
+    feed's URL by normalize, as a page's are.
+    """
+    headers: dict[str, str] = {}
     charset = fetched.charset or _detected_charset(fetched.body)
     if fetched.content_type or charset:
         parameter = f"; charset={charset}" if charset else ""

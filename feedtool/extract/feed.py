@@ -135,6 +135,9 @@ def _headers(fetched: Fetched) -> dict[str, str]:
     return headers
 
 
+_CHAOS_MARGIN = 0.1  # of charset_normalizer's "mess" ratio: readings this close are a tie
+
+
 def _detected_charset(body: bytes) -> str | None:
     """The charset of bytes that say nothing of their encoding and are not UTF-8; else None.
 
@@ -154,9 +157,17 @@ def _detected_charset(body: bytes) -> str | None:
 
     # The markup is ASCII and drowns the text's signal: a short EUC-JP feed reads as CP949
     # with it and right without it. No trail byte of a double-byte encoding is "<" or ">".
-    best = charset_normalizer.from_bytes(_TAG.sub(b" ", body)).best()
+    results = charset_normalizer.from_bytes(_TAG.sub(b" ", body))
+    best = results.best()
     if best is None:
         return None
+    # Short Western text reads about as well in other Latin code pages ("crème" is "crčme"
+    # in cp1250, "crēme" in cp1257): when windows-1252 is among the plausible readings, it
+    # wins, as feedparser and browsers would read it. Czech or Polish text is not plausible
+    # in it (and not in the results).
+    western = next((r for r in results if r.encoding == "cp1252"), None)
+    if western is not None and western.chaos <= best.chaos + _CHAOS_MARGIN:
+        best = western
     try:
         body.decode(best.encoding)  # a guess from the text alone must fit the whole document
     except UnicodeDecodeError:

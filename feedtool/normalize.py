@@ -91,6 +91,9 @@ _TRACKING = re.compile(
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
+_UNSAFE_IN_URL = str.maketrans({c: f"%{ord(c):02X}" for c in ' "<>\\^`{|}'})
+
+
 def canonical_link(href: str, base: str) -> str | None:
     """Absolute http(s) URL without fragment, tracking or session parameters; None if unusable."""
     href = clean_text(href)
@@ -114,8 +117,9 @@ def canonical_link(href: str, base: str) -> str | None:
         for pair in parts.query.split("&")
         if pair and not _TRACKING.match(unquote_plus(pair.partition("=")[0]))
     )
-    # Spaces are percent-encoded, as browsers do, so the link survives being read back.
-    return urlunsplit((parts.scheme, host, path, query, "")).replace(" ", "%20")
+    # What no URL may hold raw (spaces, quotes, angle brackets...) is percent-encoded, as
+    # browsers do, so the link survives being read back; the key reads through it.
+    return urlunsplit((parts.scheme, host, path, query, "")).translate(_UNSAFE_IN_URL)
 
 
 @lru_cache(maxsize=4096)  # twice per item: its key and its content hash

@@ -568,3 +568,12 @@ def test_a_link_flip_to_https_is_not_an_update() -> None:
     http = normalized(RawItem(title="A", link="http://example.org/a/1"))
     https = normalized(RawItem(title="A", link="https://example.org/a/1?utm_medium=x"))
     assert http.content_hash == https.content_hash
+
+
+def test_characters_no_url_may_hold_raw_are_percent_encoded_and_keep_the_key() -> None:
+    link = normalize.canonical_link('http://127.0.0.1/a b"c<d>?q=<x>|{y}', "")
+    assert link == "http://127.0.0.1/a%20b%22c%3Cd%3E?q=%3Cx%3E%7C%7By%7D"
+    assert normalize.canonical_link(link, "") == link
+    assert normalize.link_identity(link) == normalize.link_identity(
+        'http://127.0.0.1/a b"c<d>?q=<x>|{y}'.replace(" ", "%20")
+    )

@@ -179,6 +179,8 @@ def test_a_feed_that_changes_gets_a_new_etag(served: str, config_path: Path) -> 
         b"/..\\feedtool.toml",
         b"/%5c..%5cfeedtool.toml",
         b"/state/feedtool.sqlite3",
+        b"//news.atom.xml",  # aliases of a feed: one URL per file
+        b"/news.atom.xml/",
     ],
 )
 def test_traversal_is_refused_with_a_4xx(served: str, config_path: Path, target: bytes) -> None:

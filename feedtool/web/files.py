@@ -44,7 +44,7 @@ def locate(root: Path, url_path: str) -> Path | None:
     Every segment must be a plain name, and the file's real path, symlinks resolved, must
     lie inside root's: a link in output_dir that points elsewhere is refused, not followed.
     """
-    segments = url_path.strip("/").split("/")
+    segments = url_path.split("/")  # "a//b", "/a", "a/": no file has such a name
     if not all(_SEGMENT.fullmatch(segment) for segment in segments):
         return None
     real_root = Path(os.path.realpath(root))

@@ -135,3 +135,11 @@ def test_an_edited_config_shows_on_the_next_request(served: str, config_path: Pa
     assert page(served).cssselect("article#added")
     config_path.write_text(text + "[[sources]]\nbroken = 1\n")  # a bad edit: the old one stays
     assert page(served).cssselect("article#news")
+
+
+def test_control_characters_from_a_server_are_shown_as_escapes_on_pages() -> None:
+    """A last error carrying a terminal escape ("\x1b[31m") reaches no browser raw."""
+    from feedtool.web.app import _templates
+
+    shown = _templates().from_string("<p>{{ error }}</p>").render(error='HTTP 500 <b>\x1b[31m"x')
+    assert shown == "<p>HTTP 500 &lt;b&gt;\\x1b[31m&#34;x</p>"

@@ -28,6 +28,7 @@ from feedtool import report
 from feedtool.errors import StateError
 from feedtool.model import SUFFIXES, StoredItem
 from feedtool.store import Store
+from feedtool.terminal import printable as printable_text
 from feedtool.web.files import Body, FileCache, choose_coding, http_date, locate, not_modified
 from feedtool.web.site import Site
 
@@ -190,12 +191,21 @@ def _templates() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_visible,
     )
     environment.filters["when"] = _when
     environment.filters["iso"] = report.iso
     environment.filters["excerpt"] = _excerpt
     environment.filters["every"] = _every
     return environment
+
+
+def _visible(value: object) -> object:
+    """A value as a page shows it: control characters written as escapes ("\\x1b"), as logs
+    and `status` show them, so that a server's terminal codes never reach a browser raw."""
+    if isinstance(value, Markup):
+        return Markup(printable_text(str(value), keep="\t\n"))
+    return printable_text(value, keep="\t\n") if isinstance(value, str) else value
 
 
 def _render(name: str, **context: Any) -> str:

@@ -549,17 +549,7 @@ def test_entry_dates_feedparser_cannot_read_are_read_as_page_dates_are() -> None
     <item><title>B</title><link>https://example.org/b</link>
     <pubDate>Tuesday, January 2, 2024 10:00 PM</pubDate></item>
     </channel></rss>"""
-    fetched = Fetched(
-        url="https://example.org/feed.xml",
-        status=200,
-        body=rss,
-        content_type="application/rss+xml",
-        charset=None,
-        validators=Validators(),
-    )
-    source = Source(id="f", url=fetched.url, type="feed")
-    now = datetime(2026, 12, 7, tzinfo=UTC)
-    _, items = extract.normalized_items(source, fetched, now=now, fetch=_refuse)
+    items = normalized_feed(rss, "application/rss+xml")
     assert [(i.published, i.date_inferred) for i in items] == [
         (datetime(2024, 1, 2, 10, tzinfo=UTC), False),
         (datetime(2024, 1, 2, 22, tzinfo=UTC), False),

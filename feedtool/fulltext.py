@@ -59,7 +59,7 @@ def extract_article(
     if looks_binary(html):
         logger.info("%s: no full text: binary content", url)
         return Article(content=None, published=None)
-    tree = parse_html(decode(truncate(html, MAX_HTML_BYTES), charset))
+    tree = parse_html(decode(truncate(html, MAX_HTML_BYTES), charset), url)
     if len(tree) == 0:  # nothing but comments or whitespace
         return Article(content=None, published=None)
     base_href = tree.xpath("string(//base/@href)").strip()

@@ -750,23 +750,27 @@ def _read_only(path: Path) -> sqlite3.Connection:
     by the daemon's user): "mode=ro" reads through the -wal and -shm files a running writer
     keeps; when there are none and none can be made, only "immutable=1" opens the file, and
     then nobody is writing it (its last writer checkpointed everything when it closed)."""
-    for options in ("mode=ro", "mode=ro&immutable=1"):
-        db = sqlite3.connect(
-            f"{path.absolute().as_uri()}?{options}",
-            uri=True,
-            timeout=BUSY_TIMEOUT,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        try:
-            db.execute("PRAGMA user_version").fetchone()
-        except sqlite3.OperationalError:
-            db.close()
-            if "immutable" in options:
-                raise
-            continue
-        return db
-    raise AssertionError("unreachable")
+    try:
+        return _opened(path, "mode=ro")
+    except sqlite3.OperationalError:
+        return _opened(path, "mode=ro&immutable=1")
+
+
+def _opened(path: Path, options: str) -> sqlite3.Connection:
+    """A connection to the database at `path` with URI `options`, known to read."""
+    db = sqlite3.connect(
+        f"{path.absolute().as_uri()}?{options}",
+        uri=True,
+        timeout=BUSY_TIMEOUT,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        db.execute("PRAGMA user_version").fetchone()
+    except sqlite3.Error:
+        db.close()
+        raise
+    return db
 
 
 def _from_newer(path: Path, version: int) -> StateError:

@@ -32,7 +32,7 @@ from tests.layouts import (
 
 def _tree(html: str) -> HtmlElement:
     """The page's <html> element, parsed as feedtool parses pages."""
-    return parse_html(html)
+    return parse_html(html, "https://example.org/")
 
 
 def _detect(name: str) -> tuple[HtmlElement, dict[str, Any], Detection]:

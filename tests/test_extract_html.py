@@ -290,7 +290,7 @@ TRICKY = [
 def _bs4_and_lxml(markup: str) -> list[tuple[Any, Any]]:
     """Each element of markup as Beautiful Soup and as feedtool's parser see it, in order."""
     soup = BeautifulSoup(markup, "lxml")
-    root = parse_html(markup)
+    root = parse_html(markup, URL)
     tags = [t for t in soup.descendants if isinstance(t, Tag)]
     elements = [e for e in root.iter() if isinstance(e.tag, str)]
     assert [t.name for t in tags] == [e.tag for e in elements]
@@ -313,7 +313,7 @@ def test_inner_html_is_beautiful_soups_decode_contents(markup: str) -> None:
     for tag, element in _bs4_and_lxml(markup):
         ours, theirs = inner_html(element), tag.decode_contents()
         assert published(ours) == published(theirs)
-        assert text_of(parse_html(ours)) == text_of(parse_html(theirs))
+        assert text_of(parse_html(ours, URL)) == text_of(parse_html(theirs, URL))
 
 
 SOUPSIEVE_CASES = [

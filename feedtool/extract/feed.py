@@ -188,11 +188,11 @@ def _problem(parsed: feedparser.FeedParserDict) -> str | None:
 def _item(entry: feedparser.FeedParserDict, base: str) -> RawItem:
     # Membership first: reading a missing "updated_parsed" silently returns the published date
     # with a DeprecationWarning (STYLE.md 4.1.5).
-    updated = entry["updated_parsed"] if "updated_parsed" in entry else None  # noqa: SIM401
+    updated_parsed = entry["updated_parsed"] if "updated_parsed" in entry else None  # noqa: SIM401
     link = nonblank(entry.get("link"))
     summary = _html(entry.get("summary_detail"))
     content = _content(entry.get("content"))
-    published, updated = _date(entry.get("published_parsed")), _date(updated)
+    published, updated = _date(entry.get("published_parsed")), _date(updated_parsed)
     return RawItem(
         title=_title(entry) or fallback_title(link, summary, content, base),
         link=link,
@@ -208,10 +208,10 @@ def _item(entry: feedparser.FeedParserDict, base: str) -> RawItem:
 
 
 def _date_text(entry: feedparser.FeedParserDict) -> str | None:
-    text = entry["published"] if "published" in entry else None  # noqa: SIM401 (see _item)
-    if text is None and "updated" in entry:
-        text = entry["updated"]
-    return nonblank(text)
+    for key in ("published", "updated"):  # membership first, as in _item
+        if key in entry:
+            return nonblank(entry[key])
+    return None
 
 
 def _content(details: list[Any] | None) -> str | None:

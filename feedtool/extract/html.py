@@ -26,12 +26,13 @@ HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/o
 _parsers = threading.local()
 
 
-def parse_html(text: str, url: str = "page") -> lxml.html.HtmlElement:
+def parse_html(text: str, url: str) -> lxml.html.HtmlElement:
     """The document's <html> element; an empty one for a document without any element.
 
     lxml refuses a str that carries an XML encoding declaration, so the text goes in as UTF-8
     bytes with the encoding given; NUL characters would end libxml2's reading early. What
-    libxml2 leaves out of a document nested deeper than it allows (256 levels) is one warning.
+    libxml2 leaves out of a document nested deeper than it allows (256 levels) is one warning,
+    naming `url`.
     """
     data = text.replace("\x00", "").encode("utf-8", errors="replace")
     parser = getattr(_parsers, "parser", None)

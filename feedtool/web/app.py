@@ -28,7 +28,7 @@ from feedtool import report
 from feedtool.errors import StateError
 from feedtool.model import SUFFIXES, StoredItem
 from feedtool.store import Store
-from feedtool.terminal import printable as printable_text
+from feedtool.terminal import printable
 from feedtool.web.files import Body, FileCache, choose_coding, http_date, locate, not_modified
 from feedtool.web.site import Site
 
@@ -204,8 +204,8 @@ def _visible(value: object) -> object:
     """A value as a page shows it: control characters written as escapes ("\\x1b"), as logs
     and `status` show them, so that a server's terminal codes never reach a browser raw."""
     if isinstance(value, Markup):
-        return Markup(printable_text(str(value), keep="\t\n"))
-    return printable_text(value, keep="\t\n") if isinstance(value, str) else value
+        return Markup(printable(str(value), keep="\t\n"))
+    return printable(value, keep="\t\n") if isinstance(value, str) else value
 
 
 def _render(name: str, **context: Any) -> str:
@@ -264,14 +264,14 @@ class AccessLog:
             access_log.info(
                 '%s "%s %s HTTP/%s" %d %d',
                 client[0] if client else "-",
-                printable(scope["method"].encode("latin-1", "replace")),
-                printable(target),
+                _loggable(scope["method"].encode("latin-1", "replace")),
+                _loggable(target),
                 scope.get("http_version", "1.1"),
                 status,
                 sent,
             )
 
 
-def printable(raw: bytes) -> str:
+def _loggable(raw: bytes) -> str:
     """Bytes as text safe for a log line: printable ASCII kept, the rest as \\xNN."""
     return "".join(chr(b) if 0x21 <= b <= 0x7E and b != 0x5C else f"\\x{b:02x}" for b in raw)
